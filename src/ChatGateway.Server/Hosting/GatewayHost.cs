@@ -1,0 +1,84 @@
+using System.Net;
+using ChatGateway.WebSockets;
+using ChatGateway.WebSockets.Connections;
+using ChatGateway.WebSockets.Echo;
+using ChatGateway.WebSockets.Timeouts;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+
+namespace ChatGateway.Server.Hosting;
+
+/// <summary>
+/// Builds the gateway: configuration (appsettings.json, CHAT_-prefixed environment variables, command
+/// line, in rising precedence), one Kestrel endpoint whose connection middleware takes WebSocket
+/// upgrades, and the ordinary HTTP endpoints on the same port.
+/// </summary>
+public static class GatewayHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        // appsettings.json ships beside the binary; relative paths such as Data stay relative to the
+        // operator's working directory.
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddEnvironmentVariables("CHAT_");
+        builder.Configuration.AddCommandLine(args); // again, so the command line beats CHAT_ variables
+
+        GatewayOptions gateway = builder.Configuration.Get<GatewayOptions>() ?? new GatewayOptions();
+        WebSocketServerOptions webSockets = builder.Configuration.GetSection("WebSockets").Get<WebSocketServerOptions>() ?? new WebSocketServerOptions();
+        webSockets.Validate();
+        Directory.CreateDirectory(gateway.Data);
+
+        builder.Services.AddSingleton(gateway);
+        builder.Services.AddSingleton(webSockets);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => new ConnectionSweeper(sp.GetRequiredService<TimeProvider>(), webSockets.TimeoutResolution));
+        builder.Services.AddSingleton<IWebSocketApplication, EchoApplication>();
+        builder.Services.AddSingleton(sp => new WebSocketUpgradeMiddleware(
+            sp.GetRequiredService<IWebSocketApplication>(),
+            webSockets,
+            sp.GetRequiredService<ConnectionSweeper>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ChatGateway.WebSockets")));
+
+        builder.WebHost.UseSockets(sockets =>
+        {
+            // A frame is parsed only once it is whole in the input pipe, and the transport stops reading
+            // from the socket when the pipe holds this much: it must fit the largest allowed frame.
+            sockets.MaxReadBufferSize = Math.Max(1024 * 1024, webSockets.RequiredInputBufferSize);
+        });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(IPAddress.Parse(gateway.Address), gateway.Port, listen =>
+            {
+                WebSocketUpgradeMiddleware middleware = listen.ApplicationServices.GetRequiredService<WebSocketUpgradeMiddleware>();
+                listen.Use(next => context => middleware.OnConnectionAsync(context, next));
+            });
+        });
+
+        configure?.Invoke(builder);
+
+        WebApplication app = builder.Build();
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
+        app.Lifetime.ApplicationStarted.Register(() => LogListening(app, gateway, webSockets));
+        return app;
+    }
+
+    /// <summary>The address Kestrel actually bound (the real port when 0 was asked for).</summary>
+    public static Uri ListeningAddress(WebApplication app)
+    {
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new Uri(address.Replace("0.0.0.0", "127.0.0.1").Replace("[::]", "[::1]"));
+    }
+
+    private static void LogListening(WebApplication app, GatewayOptions gateway, WebSocketServerOptions webSockets)
+    {
+        Uri address = ListeningAddress(app);
+        app.Logger.LogInformation("ChatGateway listening on {Address}:{Port} (WebSocket ws://{Host}:{Port}{Path}, health {Health}healthz), data in {Data}",
+            gateway.Address, address.Port, address.Host, address.Port, webSockets.Path, address, Path.GetFullPath(gateway.Data));
+    }
+}

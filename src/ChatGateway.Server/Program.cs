@@ -1,0 +1,4 @@
+using ChatGateway.Server.Hosting;
+
+WebApplication app = GatewayHost.Build(args);
+await app.RunAsync();

@@ -1,0 +1,162 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using ChatGateway.WebSockets.Handshake;
+using ChatGateway.WebSockets.Timeouts;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace ChatGateway.WebSockets.Connections;
+
+/// <summary>
+/// Kestrel connection middleware, placed before the HTTP pipeline: it peeks at the request line of each
+/// new connection; a request for the WebSocket path is answered here (handshake, then the WebSocket
+/// read loop for the life of the connection), anything else is handed to <c>next</c> untouched, so
+/// ordinary HTTP (health, metrics) shares the port.
+/// <para>
+/// Only the first request of a connection is looked at: a client that sends an upgrade after other
+/// requests on a kept-alive connection gets the HTTP pipeline's answer. Browsers and WebSocket libraries
+/// always open a fresh connection for a WebSocket.
+/// </para>
+/// </summary>
+public sealed class WebSocketUpgradeMiddleware
+{
+    private readonly IWebSocketApplication _application;
+    private readonly ConnectionSettings _settings;
+    private readonly ConnectionSweeper _sweeper;
+    private readonly ILogger _logger;
+
+    public WebSocketUpgradeMiddleware(IWebSocketApplication application, WebSocketServerOptions options, ConnectionSweeper sweeper, ILogger logger)
+    {
+        options.Validate();
+        _application = application;
+        _settings = new ConnectionSettings(options, sweeper.Time);
+        _sweeper = sweeper;
+        _logger = logger;
+    }
+
+    public async Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next)
+    {
+        PipeReader input = context.Transport.Input;
+        var deadline = new HandshakeDeadline(input, _settings.Time.GetTimestamp() + _settings.HandshakeTicks);
+        int slot = _sweeper.Register(deadline);
+        WebSocketConnection? connection;
+        try
+        {
+            (bool ours, connection) = await HandshakeAsync(context, input, deadline).ConfigureAwait(false);
+            if (!ours)
+            {
+                _sweeper.Unregister(slot);
+                slot = -1;
+                await next(context).ConfigureAwait(false);
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
+        {
+            return; // the client left during the handshake
+        }
+        finally
+        {
+            if (slot >= 0)
+            {
+                _sweeper.Unregister(slot);
+            }
+        }
+
+        if (connection is not null)
+        {
+            await connection.RunAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Returns (false, null) when the connection is not for us, (true, null) when the upgrade was refused
+    /// or abandoned (an answer, if any, was written), and (true, connection) when it was accepted.
+    /// </summary>
+    private async Task<(bool Ours, WebSocketConnection? Connection)> HandshakeAsync(ConnectionContext context, PipeReader input, HandshakeDeadline deadline)
+    {
+        WebSocketServerOptions options = _settings.Options;
+        bool ours = false;
+        while (true)
+        {
+            ReadResult result = await input.ReadAsync().ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            if (result.IsCanceled && deadline.Expired)
+            {
+                input.AdvanceTo(buffer.Start);
+                _logger.LogDebug("Connection {ConnectionId}: handshake timed out", context.ConnectionId);
+                if (ours)
+                {
+                    await RejectAsync(context, new HandshakeRejection(408, "Handshake timed out")).ConfigureAwait(false);
+                }
+                return (true, null);
+            }
+
+            if (!ours)
+            {
+                RequestLineMatch match = HandshakeParser.MatchRequestLine(buffer, options.Path, options.MaxRequestHeadSize);
+                if (match == RequestLineMatch.OtherRequest)
+                {
+                    // Consumed and examined nothing: the HTTP parser starts from the first byte and does not
+                    // wait for more data than it already has.
+                    input.AdvanceTo(buffer.Start);
+                    return (false, null);
+                }
+                ours = match == RequestLineMatch.WebSocketPath;
+            }
+
+            if (ours)
+            {
+                OperationStatus status = HandshakeParser.TryParse(buffer, options.MaxRequestHeadSize,
+                    out WebSocketUpgradeRequest? request, out SequencePosition headEnd, out HandshakeRejection? rejection);
+                if (status == OperationStatus.InvalidData)
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    await RejectAsync(context, rejection!).ConfigureAwait(false);
+                    return (true, null);
+                }
+                if (status == OperationStatus.Done)
+                {
+                    input.AdvanceTo(headEnd);
+                    return (true, await UpgradeAsync(context, request!).ConfigureAwait(false));
+                }
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                return (true, null); // closed before a whole request line or head arrived
+            }
+        }
+    }
+
+    private async Task<WebSocketConnection?> UpgradeAsync(ConnectionContext context, WebSocketUpgradeRequest request)
+    {
+        request.RemoteEndPoint = context.RemoteEndPoint;
+        HandshakeRejection? rejection = HandshakeValidator.Validate(request, _settings.Options, out string acceptKey);
+        if (rejection is not null)
+        {
+            await RejectAsync(context, rejection).ConfigureAwait(false);
+            return null;
+        }
+
+        WebSocketAcceptDecision decision = await _application.AcceptAsync(request, context.ConnectionClosed).ConfigureAwait(false);
+        if (decision.Session is null)
+        {
+            await RejectAsync(context, decision.Rejection ?? new HandshakeRejection(403, "Forbidden")).ConfigureAwait(false);
+            return null;
+        }
+
+        HandshakeResponse.WriteSwitchingProtocols(context.Transport.Output, acceptKey, request.Subprotocol);
+        await context.Transport.Output.FlushAsync().ConfigureAwait(false);
+        return new WebSocketConnection(context, decision.Session, request.Subprotocol, _settings, _sweeper, _logger);
+    }
+
+    private async Task RejectAsync(ConnectionContext context, HandshakeRejection rejection)
+    {
+        _logger.LogDebug("Connection {ConnectionId}: upgrade refused with {Status}: {Message}",
+            context.ConnectionId, rejection.StatusCode, rejection.Message);
+        HandshakeResponse.WriteRejection(context.Transport.Output, rejection);
+        await context.Transport.Output.FlushAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Net;
+using ChatGateway.WebSockets;
+using ChatGateway.WebSockets.Connections;
+using ChatGateway.WebSockets.Echo;
+using ChatGateway.WebSockets.Timeouts;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ChatGateway.WebSockets.Tests.Infrastructure;
+
+/// <summary>
+/// Real Kestrel on 127.0.0.1:0 with the WebSocket middleware in front of an ordinary HTTP pipeline
+/// (GET /hello answers "hello"), serving the <see cref="EchoApplication"/> unless told otherwise.
+/// </summary>
+public sealed class EchoServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConnectionSweeper _sweeper;
+
+    private EchoServer(WebApplication app, ConnectionSweeper sweeper, int port)
+    {
+        _app = app;
+        _sweeper = sweeper;
+        Port = port;
+    }
+
+    public int Port { get; }
+    public Uri WebSocketUri => new($"ws://127.0.0.1:{Port}/ws");
+    public Uri HttpUri => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>Connections currently tracked for timeouts (handshakes in progress and open WebSockets).</summary>
+    public int TrackedConnections => _sweeper.Count;
+
+    public static async Task<EchoServer> StartAsync(Action<WebSocketServerOptions>? configure = null, IWebSocketApplication? application = null)
+    {
+        var options = new WebSocketServerOptions
+        {
+            MaxMessageSize = 1024 * 1024,
+            TimeoutResolution = TimeSpan.FromMilliseconds(50),
+        };
+        configure?.Invoke(options);
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        var sweeper = new ConnectionSweeper(TimeProvider.System, options.TimeoutResolution);
+        var middleware = new WebSocketUpgradeMiddleware(application ?? new EchoApplication(), options, sweeper,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        builder.WebHost.UseSockets(s => s.MaxReadBufferSize = Math.Max(1024 * 1024, options.RequiredInputBufferSize));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+            listen.Use(next => context => middleware.OnConnectionAsync(context, next))));
+
+        WebApplication app = builder.Build();
+        app.MapGet("/hello", () => Results.Text("hello"));
+        await app.StartAsync();
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new EchoServer(app, sweeper, new Uri(address).Port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await _sweeper.DisposeAsync();
+    }
+}
