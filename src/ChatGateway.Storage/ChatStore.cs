@@ -1,0 +1,540 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using ChatGateway.Storage.Journal;
+using ChatGateway.Storage.Reading;
+using ChatGateway.Storage.Recovery;
+using ChatGateway.Storage.State;
+using ChatGateway.Storage.Writing;
+using FASTER.core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChatGateway.Storage;
+
+/// <summary>
+/// The durable state of a chat node: messages with gap-free per-conversation sequence numbers, membership,
+/// a dedupe window per sender, per-user pending queues, and presence.
+/// <list type="bullet">
+/// <item>Writes (append, membership, pending) are journaled and serialized through one writer with group
+/// commit; each returns once it is durable (Commit mode) or buffered (Relaxed mode). Any thread may call.</item>
+/// <item>Reads are served from the index by any thread, and see only committed messages.</item>
+/// <item>Opening recovers: latest index checkpoint + replay of the journal after it; damage in the journal
+/// stops the replay at the last intact record and is reported in the log.</item>
+/// </list>
+/// Ids (conversations, users) are 64-bit numbers chosen by the caller.
+/// </summary>
+public sealed class ChatStore : IAsyncDisposable
+{
+    private readonly StoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly StoreLock _lock;
+    private readonly StateStore _state;
+    private readonly JournalLog _journal;
+    private readonly StateSession _writerSession;
+    private readonly StoreWriter _writer;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    private ChatStore(StoreOptions options, TimeProvider time, StoreLock storeLock, StateStore state, JournalLog journal,
+        StateSession writerSession, StoreWriter writer, RecoveryReport recovery, ILogger logger)
+    {
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _lock = storeLock;
+        _state = state;
+        _journal = journal;
+        _writerSession = writerSession;
+        _writer = writer;
+        Recovery = recovery;
+    }
+
+    /// <summary>What opening the store found and did.</summary>
+    public RecoveryReport Recovery { get; }
+
+    /// <summary>1 for a new store; increases each time the store is opened after a crash (see <see cref="DurabilityMode.Relaxed"/>).</summary>
+    public long Incarnation => _writer.Metadata.Incarnation;
+
+    public StoreStats Stats => new(_writer.Batches, _writer.Records, _writer.Checkpoints, _journal.TailAddress - _journal.BeginAddress, Incarnation);
+
+    /// <summary>Opens (creating if needed) the store in <see cref="StoreOptions.Directory"/> and recovers it.</summary>
+    public static async Task<ChatStore> OpenAsync(StoreOptions options, ILogger? logger = null, TimeProvider? time = null)
+    {
+        options.Validate();
+        logger ??= NullLogger.Instance;
+        time ??= TimeProvider.System;
+        string directory = Path.GetFullPath(options.Directory);
+        Directory.CreateDirectory(directory);
+        StoreLock storeLock = StoreLock.Acquire(directory);
+        StateStore? state = null;
+        JournalLog? journal = null;
+        StateSession? session = null;
+        try
+        {
+            long started = Stopwatch.GetTimestamp();
+            StoreMetadata? saved = StoreMetadata.Load(directory);
+            StoreMetadata metadata = saved ?? new StoreMetadata();
+            state = new StateStore(Path.Combine(directory, "index"), options);
+            if (metadata.Checkpoint is Guid checkpoint)
+            {
+                state.Recover(checkpoint);
+            }
+            else
+            {
+                state.PurgeCheckpointsExcept(Guid.Empty); // checkpoints a crash left before the first metadata
+            }
+            journal = new JournalLog(Path.Combine(directory, "journal"), options);
+            session = state.NewSession();
+            var machine = new StateMachine(session, options.MaxBodyBytes);
+
+            long replayFrom = Math.Max(metadata.ReplayFrom, journal.BeginAddress);
+            long bytesPastCommit = saved is { CleanShutdown: false } ? journal.BytesPastCommit() : 0;
+            (long replayed, long? damagedAt) = Replay(journal, machine, replayFrom, logger);
+            if (damagedAt is not null)
+            {
+                // FASTER 2.6.5: a scan that throws on a damaged commit record leaves the scanning thread inside
+                // the log's epoch, and every later commit from another thread then waits forever. A fresh
+                // instance has a fresh epoch (and recovers the same committed end).
+                journal.Dispose();
+                journal = new JournalLog(Path.Combine(directory, "journal"), options);
+            }
+            bool crashed = saved is { CleanShutdown: false };
+            metadata = metadata with { Incarnation = metadata.Incarnation + (crashed ? 1 : 0), CleanShutdown = false };
+            metadata.Save(directory);
+
+            var writer = new StoreWriter(directory, options, journal, state, session, machine, metadata, time, logger);
+            var report = new RecoveryReport(saved is null, crashed, metadata.Checkpoint, replayed, damagedAt,
+                journal.CommittedUntilAddress - (damagedAt ?? journal.CommittedUntilAddress), bytesPastCommit, Stopwatch.GetElapsedTime(started));
+            var store = new ChatStore(options, time, storeLock, state, journal, session, writer, report, logger);
+            if (replayed > 0 || damagedAt is not null || bytesPastCommit > 0)
+            {
+                // A checkpoint now puts the replayed records (and any damaged tail) behind the replay point for good.
+                await store.CheckpointAsync().ConfigureAwait(false);
+            }
+            LogRecovery(logger, directory, report);
+            return store;
+        }
+        catch
+        {
+            session?.Dispose();
+            journal?.Dispose();
+            state?.Dispose();
+            storeLock.Dispose();
+            throw;
+        }
+    }
+
+    private static (long Replayed, long? DamagedAt) Replay(JournalLog journal, StateMachine machine, long from, ILogger logger)
+    {
+        long to = journal.CommittedUntilAddress;
+        if (from >= to)
+        {
+            return (0, null);
+        }
+        long replayed = 0;
+        long address = from;
+        try
+        {
+            using FasterLogScanIterator iterator = journal.Scan(from, to);
+            while (iterator.GetNext(MemoryPool<byte>.Shared, out IMemoryOwner<byte> entry, out int length, out long current, out long next))
+            {
+                using (entry)
+                {
+                    address = current;
+                    if (!JournalCodec.TryDecode(entry.Memory.Span[..length], out JournalRecord record))
+                    {
+                        logger.LogError("Journal record at {Address} is not readable; recovery stops before it", current);
+                        return (replayed, current);
+                    }
+                    machine.Apply(record, visible: true);
+                    replayed++;
+                    address = next;
+                }
+            }
+            // The scan stopped before the committed end: what lies between could not be read.
+            return (replayed, address < to && replayed > 0 && iterator.NextAddress < to ? iterator.NextAddress : null);
+        }
+        catch (Exception ex) when (ex is FasterException or IOException or InvalidOperationException or ArgumentException)
+        {
+            logger.LogError(ex, "Journal is damaged at {Address}; recovery stops at the last intact record before it", address);
+            return (replayed, address);
+        }
+    }
+
+    private static void LogRecovery(ILogger logger, string directory, RecoveryReport report)
+    {
+        if (report.BytesPastCommit > 0)
+        {
+            logger.LogWarning("Store at {Directory}: {Bytes} journal bytes past the last valid commit were ignored " +
+                              "(a write torn by the crash, never acknowledged; or, if large, damage that ended the journal early)",
+                directory, report.BytesPastCommit);
+        }
+        if (report.DamagedAt is long damaged)
+        {
+            logger.LogWarning("Store at {Directory}: journal damaged at address {Address} ({Bytes} bytes after it discarded); recovered every record before it",
+                directory, damaged, report.DiscardedBytes);
+        }
+        logger.LogInformation("Store at {Directory} opened in {Elapsed} ms: {State}, checkpoint {Checkpoint}, {Replayed} journal records replayed",
+            directory, (long)report.Elapsed.TotalMilliseconds,
+            report.Created ? "new" : report.AfterCrash ? "after a crash" : "after a clean shutdown",
+            report.Checkpoint?.ToString() ?? "none", report.Replayed);
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// <summary>
+    /// Appends a message as the next seq of its conversation. With a non-empty <paramref name="clientId"/> seen
+    /// from this sender within the dedupe window, nothing is written and the original is returned
+    /// (<see cref="WriteStatus.Duplicate"/>). With <paramref name="requireMembership"/>, a sender who is not a
+    /// member gets <see cref="WriteStatus.NotMember"/>.
+    /// </summary>
+    public ValueTask<WriteResult> AppendMessageAsync(long conversation, long sender, ClientMessageId clientId, ReadOnlySpan<byte> body, bool requireMembership = true)
+    {
+        if (body.Length > _options.MaxBodyBytes)
+        {
+            throw new ArgumentException($"message body of {body.Length} bytes is over the {_options.MaxBodyBytes}-byte limit", nameof(body));
+        }
+        WriteCommand command = WriteCommand.Rent(WriteKind.AppendMessage);
+        command.Conversation = conversation;
+        command.User = sender;
+        command.ClientId = clientId;
+        command.RequireMembership = requireMembership;
+        command.CopyBody(body);
+        return Submit(command);
+    }
+
+    public ValueTask<WriteResult> AddMemberAsync(long conversation, long user) => SubmitMembership(WriteKind.AddMember, conversation, user);
+
+    public ValueTask<WriteResult> RemoveMemberAsync(long conversation, long user) => SubmitMembership(WriteKind.RemoveMember, conversation, user);
+
+    /// <summary>Notes that <paramref name="user"/> has not received <paramref name="seq"/> of a conversation (see <see cref="ReadPending"/>).</summary>
+    public ValueTask<WriteResult> EnqueuePendingAsync(long user, long conversation, long seq)
+    {
+        WriteCommand command = WriteCommand.Rent(WriteKind.EnqueuePending);
+        command.User = user;
+        command.Conversation = conversation;
+        command.Seq = seq;
+        return Submit(command);
+    }
+
+    /// <summary>Removes a user's pending entries before <paramref name="upToPosition"/> and clears the truncation mark.</summary>
+    public ValueTask<WriteResult> AckPendingAsync(long user, long upToPosition)
+    {
+        WriteCommand command = WriteCommand.Rent(WriteKind.AckPending);
+        command.User = user;
+        command.Seq = upToPosition;
+        return Submit(command);
+    }
+
+    /// <summary>Takes a checkpoint now (between two batches) and truncates the journal behind it.</summary>
+    public async Task CheckpointAsync() => await Submit(WriteCommand.Rent(WriteKind.Checkpoint)).ConfigureAwait(false);
+
+    private ValueTask<WriteResult> SubmitMembership(WriteKind kind, long conversation, long user)
+    {
+        WriteCommand command = WriteCommand.Rent(kind);
+        command.Conversation = conversation;
+        command.User = user;
+        return Submit(command);
+    }
+
+    private ValueTask<WriteResult> Submit(WriteCommand command)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _writer.SubmitAsync(command);
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    public ConversationInfo GetConversation(long conversation)
+    {
+        StateSession session = _state.RentReader();
+        try
+        {
+            ConversationState state = StateQueries.Conversation(session, conversation);
+            return new ConversationInfo(conversation, state.VisibleHead, EarliestAvailable(session, conversation, state), state.MemberCount, state.LastTimestamp);
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="limit"/> committed messages from <paramref name="fromSeq"/> upwards, in order.
+    /// A start below what retention still holds sets <see cref="MessagePage.Truncated"/> and starts at the
+    /// earliest message held.
+    /// </summary>
+    public void ReadRange(long conversation, long fromSeq, int limit, MessagePage page)
+    {
+        page.Reset();
+        StateSession session = _state.RentReader();
+        try
+        {
+            ConversationState state = StateQueries.Conversation(session, conversation);
+            long earliest = EarliestAvailable(session, conversation, state);
+            page.Head = state.VisibleHead;
+            page.EarliestAvailable = earliest;
+            long from = Math.Max(fromSeq, 1);
+            if (from < earliest)
+            {
+                page.Truncated = true;
+                from = earliest;
+            }
+            long to = Math.Min(state.VisibleHead, from + Math.Max(limit, 0) - 1);
+            ReadMessages(session, conversation, from, to, page);
+            page.HasMore = to < state.VisibleHead;
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    /// <summary>Reads up to <paramref name="limit"/> committed messages just before <paramref name="beforeSeq"/>, oldest first.</summary>
+    public void ReadHistory(long conversation, long beforeSeq, int limit, MessagePage page)
+    {
+        page.Reset();
+        StateSession session = _state.RentReader();
+        try
+        {
+            ConversationState state = StateQueries.Conversation(session, conversation);
+            long earliest = EarliestAvailable(session, conversation, state);
+            page.Head = state.VisibleHead;
+            page.EarliestAvailable = earliest;
+            long to = Math.Min(beforeSeq - 1, state.VisibleHead);
+            long from = to - Math.Max(limit, 0) + 1;
+            if (from < earliest)
+            {
+                page.Truncated = earliest > 1 && to >= 1;
+                from = earliest;
+            }
+            ReadMessages(session, conversation, from, to, page);
+            page.HasMore = from > earliest;
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    private void ReadMessages(StateSession session, long conversation, long from, long to, MessagePage page)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        int valueSize = MessageHeader.Size + _options.MaxBodyBytes;
+        for (long seq = from; seq <= to; seq++)
+        {
+            Span<byte> value = page.Reserve(valueSize);
+            int length = session.Read(StateKey.Of(key, KeyKind.Message, conversation, seq), value);
+            if (length < MessageHeader.Size)
+            {
+                page.Truncated = true; // deleted by retention while we read
+                continue;
+            }
+            MessageHeader header = MemoryMarshal.Read<MessageHeader>(value);
+            ReadOnlyMemory<byte> body = page.Commit(MessageHeader.Size, length);
+            page.Messages.Add(new StoredMessage(conversation, seq, header.Sender, header.Timestamp,
+                new ClientMessageId(header.ClientIdHigh, header.ClientIdLow), body));
+        }
+    }
+
+    /// <summary>
+    /// The lowest seq still served: the count limit's EarliestSeq, raised past messages older than the age
+    /// limit. Timestamps never decrease within a conversation, so the first young enough message is found
+    /// by binary search (a missing message counts as too old).
+    /// </summary>
+    private long EarliestAvailable(StateSession session, long conversation, in ConversationState state)
+    {
+        long earliest = state.EarliestSeq;
+        long head = state.VisibleHead;
+        if (_options.RetainMessagesFor <= TimeSpan.Zero || earliest > head)
+        {
+            return earliest;
+        }
+        long cutoff = _time.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.RetainMessagesFor.TotalMilliseconds;
+        bool Young(long seq) => StateQueries.TryGetMessageHeader(session, conversation, seq, out MessageHeader h) && h.Timestamp >= cutoff;
+        if (Young(earliest))
+        {
+            return earliest;
+        }
+        long low = earliest + 1;
+        long high = head + 1; // head + 1: nothing young enough is left
+        while (low < high)
+        {
+            long middle = low + (high - low) / 2;
+            if (Young(middle))
+            {
+                high = middle;
+            }
+            else
+            {
+                low = middle + 1;
+            }
+        }
+        return low;
+    }
+
+    public bool IsMember(long conversation, long user)
+    {
+        StateSession session = _state.RentReader();
+        try
+        {
+            return StateQueries.IsMember(session, conversation, user);
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    /// <summary>Fills <paramref name="members"/> with the conversation's members (in no particular order).</summary>
+    public void GetMembers(long conversation, List<long> members)
+    {
+        members.Clear();
+        StateSession session = _state.RentReader();
+        try
+        {
+            long count = StateQueries.Conversation(session, conversation).MemberCount;
+            for (long i = 0; i < count; i++)
+            {
+                members.Add(StateQueries.ListItem(session, KeyKind.MemberAt, conversation, i));
+            }
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    /// <summary>Fills <paramref name="conversations"/> with the conversations a user is a member of.</summary>
+    public void GetConversationsOf(long user, List<long> conversations)
+    {
+        conversations.Clear();
+        StateSession session = _state.RentReader();
+        try
+        {
+            long count = StateQueries.User(session, user).ConversationCount;
+            for (long i = 0; i < count; i++)
+            {
+                conversations.Add(StateQueries.ListItem(session, KeyKind.UserConversationAt, user, i));
+            }
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    /// <summary>Reads up to <paramref name="max"/> entries of a user's pending queue, oldest first.</summary>
+    public void ReadPending(long user, int max, PendingPage page)
+    {
+        page.Reset();
+        long expiredBefore = _time.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.PendingTtl.TotalMilliseconds;
+        StateSession session = _state.RentReader();
+        try
+        {
+            PendingHeader header = StateQueries.PendingHeader(session, user);
+            page.Dropped = header.Dropped;
+            long position = header.Head;
+            for (; position < header.Tail && page.Items.Count < max; position++)
+            {
+                if (StateQueries.TryGetPendingEntry(session, user, position, out PendingEntry entry))
+                {
+                    page.Items.Add(new PendingItem(position, entry.Conversation, entry.FromSeq, entry.ToSeq, entry.LastAt, entry.LastAt < expiredBefore));
+                }
+            }
+            page.NextPosition = position;
+            page.HasMore = position < header.Tail;
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    // ---------------------------------------------------------------- presence
+
+    /// <summary>
+    /// Records a user's last heartbeat and status. Not journaled (written often, and a few seconds lost in a
+    /// crash are acceptable): it survives a clean restart and reaches the disk with the next checkpoint.
+    /// </summary>
+    public void SetPresence(long user, long lastSeenUnixMs, int status)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        StateSession session = _state.RentReader();
+        try
+        {
+            session.Upsert(StateKey.Of(key, KeyKind.Presence, user), new PresenceRecord { LastSeen = lastSeenUnixMs, Status = status });
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    public bool TryGetPresence(long user, out PresenceInfo presence)
+    {
+        presence = default;
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        StateSession session = _state.RentReader();
+        try
+        {
+            if (!session.TryRead(StateKey.Of(key, KeyKind.Presence, user), out PresenceRecord record))
+            {
+                return false;
+            }
+            presence = new PresenceInfo(user, record.LastSeen, (int)record.Status);
+            return true;
+        }
+        finally
+        {
+            _state.ReturnReader(session);
+        }
+    }
+
+    /// <summary>
+    /// Finishes queued writes, commits, checkpoints, and releases the directory. Every file is closed and
+    /// the lock released even when a step fails (a faulted store's devices may refuse to flush); such
+    /// failures are logged, not thrown: what was acknowledged is in the journal either way.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        try
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Store shutdown could not finish its checkpoint; the next open replays the journal");
+        }
+        foreach (IDisposable part in new IDisposable[] { _writerSession, _journal, _state, _lock })
+        {
+            try
+            {
+                part.Dispose();
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Store shutdown: closing {Part} failed", part.GetType().Name);
+            }
+        }
+    }
+}
+
+/// <summary>What <see cref="ChatStore.OpenAsync"/> found and did.</summary>
+/// <param name="Created">The directory held no store.</param>
+/// <param name="AfterCrash">The previous process did not close the store cleanly.</param>
+/// <param name="Checkpoint">The index checkpoint recovery started from.</param>
+/// <param name="Replayed">Journal records applied after that checkpoint.</param>
+/// <param name="DamagedAt">Journal address where unreadable data began, if any; nothing from there on was recovered.</param>
+/// <param name="DiscardedBytes">Committed journal bytes after the damage.</param>
+/// <param name="BytesPastCommit">
+/// Bytes in the journal files past the last commit FASTER could validate: a batch torn by the crash (never
+/// acknowledged), or damage to a commit record, which makes the journal end at the commit before it.
+/// </param>
+public sealed record RecoveryReport(bool Created, bool AfterCrash, Guid? Checkpoint, long Replayed, long? DamagedAt, long DiscardedBytes,
+    long BytesPastCommit, TimeSpan Elapsed);

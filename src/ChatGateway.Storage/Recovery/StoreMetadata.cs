@@ -1,0 +1,78 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace ChatGateway.Storage.Recovery;
+
+/// <summary>
+/// What recovery starts from, kept in {directory}/store.json and replaced atomically (write a temporary
+/// file, fsync it, rename over the old one, fsync the directory): the index checkpoint to load and the
+/// journal address to replay from. Updated only after the checkpoint it names is complete, and old
+/// checkpoints are deleted only after that, so a crash at any point leaves a usable pair.
+/// </summary>
+internal sealed record StoreMetadata
+{
+    public int Format { get; init; } = 1;
+    public Guid? Checkpoint { get; init; }
+    public long ReplayFrom { get; init; }
+    /// <summary>Starts at 1; increases every time the store opens after a crash (an unclean shutdown).</summary>
+    public long Incarnation { get; init; } = 1;
+    public bool CleanShutdown { get; init; }
+
+    private const string FileName = "store.json";
+
+    public static StoreMetadata? Load(string directory)
+    {
+        string path = Path.Combine(directory, FileName);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<StoreMetadata>(File.ReadAllBytes(path))
+                   ?? throw new StoreCorruptedException($"{path} is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new StoreCorruptedException($"{path} is not valid store metadata: {ex.Message}");
+        }
+    }
+
+    public void Save(string directory)
+    {
+        string path = Path.Combine(directory, FileName);
+        string temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            JsonSerializer.Serialize(file, this);
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+        SyncDirectory(directory);
+    }
+
+    /// <summary>fsync of the directory, so the rename itself survives a power loss (a no-op off Unix).</summary>
+    private static void SyncDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        int fd = open(directory, 0 /* O_RDONLY */);
+        if (fd < 0)
+        {
+            return;
+        }
+        fsync(fd);
+        close(fd);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int open(string path, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fsync(int fd);
+
+    [DllImport("libc")]
+    private static extern int close(int fd);
+}

@@ -1,0 +1,217 @@
+using ChatGateway.Storage.Journal;
+
+namespace ChatGateway.Storage.State;
+
+/// <summary>
+/// Applies journal records to the index. The index is a pure function of the journal: the writer applies
+/// each record right after appending it, and recovery applies the records after the last checkpoint with
+/// this same code. Records carry every decision already taken (seq, deletions, depth limits), so
+/// applying never consults configuration or the clock.
+/// Used by one thread at a time (the writer, or recovery before the writer starts).
+/// </summary>
+internal sealed class StateMachine(StateSession session, int maxBodyBytes)
+{
+    private readonly byte[] _messageValue = new byte[MessageHeader.Size + maxBodyBytes];
+
+    /// <param name="visible">
+    /// Whether a new message is visible to readers at once: true in recovery (everything replayed is
+    /// committed) and in Relaxed mode; false in Commit mode, where <see cref="PublishHead"/> follows the commit.
+    /// </param>
+    public void Apply(scoped in JournalRecord record, bool visible)
+    {
+        switch (record.Kind)
+        {
+            case RecordKind.MessageAppended:
+                ApplyMessage(record, visible);
+                break;
+            case RecordKind.MemberAdded:
+                ApplyMemberAdded(record.Conversation, record.User, record.Timestamp);
+                break;
+            case RecordKind.MemberRemoved:
+                ApplyMemberRemoved(record.Conversation, record.User);
+                break;
+            case RecordKind.PendingEnqueued:
+                ApplyPendingEnqueued(record.User, record.Conversation, record.Seq, record.Timestamp, record.Aux);
+                break;
+            case RecordKind.PendingAcked:
+                ApplyPendingAcked(record.User, record.Aux);
+                break;
+            default:
+                throw new StoreCorruptedException($"unknown journal record kind {record.Kind}");
+        }
+    }
+
+    /// <summary>Makes a conversation's committed messages visible to readers (Commit mode, after the group commit).</summary>
+    public void PublishHead(long conversation)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        ReadOnlySpan<byte> k = StateKey.Of(key, KeyKind.Conversation, conversation);
+        if (session.TryRead(k, out ConversationState state) && state.VisibleHead != state.Head)
+        {
+            state.VisibleHead = state.Head;
+            session.Upsert(k, state);
+        }
+    }
+
+    private void ApplyMessage(scoped in JournalRecord record, bool visible)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        var header = new MessageHeader
+        {
+            Sender = record.User,
+            Timestamp = record.Timestamp,
+            ClientIdHigh = record.ClientId.High,
+            ClientIdLow = record.ClientId.Low,
+        };
+        Span<byte> value = _messageValue.AsSpan(0, MessageHeader.Size + record.Body.Length);
+        System.Runtime.InteropServices.MemoryMarshal.Write(value, in header);
+        record.Body.CopyTo(value[MessageHeader.Size..]);
+        session.Upsert(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Seq), value);
+
+        if (!record.ClientId.IsEmpty)
+        {
+            session.Upsert(StateKey.Of(key, KeyKind.Dedupe, record.User, record.ClientId),
+                new DedupeEntry { Conversation = record.Conversation, Seq = record.Seq, Timestamp = record.Timestamp });
+        }
+
+        ConversationState state = StateQueries.Conversation(session, record.Conversation);
+        state.Head = Math.Max(state.Head, record.Seq);
+        if (visible)
+        {
+            state.VisibleHead = state.Head;
+        }
+        state.LastTimestamp = Math.Max(state.LastTimestamp, record.Timestamp);
+        if (record.Aux > 0)
+        {
+            // Count retention: the writer decided which seq falls out of the window.
+            session.Delete(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Aux));
+            state.EarliestSeq = Math.Max(state.EarliestSeq, record.Aux + 1);
+        }
+        session.Upsert(StateKey.Of(key, KeyKind.Conversation, record.Conversation), state);
+    }
+
+    private void ApplyMemberAdded(long conversation, long user, long timestamp)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        if (session.TryRead(StateKey.Of(key, KeyKind.Member, conversation, user), out MemberEntry _))
+        {
+            return; // already a member: replaying an add is harmless
+        }
+        ConversationState conv = StateQueries.Conversation(session, conversation);
+        long index = conv.MemberCount++;
+        session.Upsert(StateKey.Of(key, KeyKind.Member, conversation, user), new MemberEntry { Index = index, JoinedAt = timestamp });
+        session.Upsert(StateKey.Of(key, KeyKind.MemberAt, conversation, index), new LongValue { Value = user });
+        session.Upsert(StateKey.Of(key, KeyKind.Conversation, conversation), conv);
+
+        UserState userState = StateQueries.User(session, user);
+        long position = userState.ConversationCount++;
+        session.Upsert(StateKey.Of(key, KeyKind.UserConversation, user, conversation), new LongValue { Value = position });
+        session.Upsert(StateKey.Of(key, KeyKind.UserConversationAt, user, position), new LongValue { Value = conversation });
+        session.Upsert(StateKey.Of(key, KeyKind.User, user), userState);
+    }
+
+    private void ApplyMemberRemoved(long conversation, long user)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        if (!session.TryRead(StateKey.Of(key, KeyKind.Member, conversation, user), out MemberEntry member))
+        {
+            return;
+        }
+        ConversationState conv = StateQueries.Conversation(session, conversation);
+        RemoveFromList(KeyKind.MemberAt, conversation, member.Index, --conv.MemberCount,
+            movedUser => session.Upsert(StateKey.Of(stackalloc byte[StateKey.MaxLength], KeyKind.Member, conversation, movedUser),
+                new MemberEntry { Index = member.Index, JoinedAt = JoinedAt(conversation, movedUser) }));
+        session.Delete(StateKey.Of(key, KeyKind.Member, conversation, user));
+        session.Upsert(StateKey.Of(key, KeyKind.Conversation, conversation), conv);
+
+        UserState userState = StateQueries.User(session, user);
+        if (session.TryRead(StateKey.Of(key, KeyKind.UserConversation, user, conversation), out LongValue position))
+        {
+            RemoveFromList(KeyKind.UserConversationAt, user, position.Value, --userState.ConversationCount,
+                movedConversation => session.Upsert(StateKey.Of(stackalloc byte[StateKey.MaxLength], KeyKind.UserConversation, user, movedConversation),
+                    new LongValue { Value = position.Value }));
+            session.Delete(StateKey.Of(key, KeyKind.UserConversation, user, conversation));
+            session.Upsert(StateKey.Of(key, KeyKind.User, user), userState);
+        }
+    }
+
+    /// <summary>Removes slot <paramref name="index"/> of a dense list by moving its last element into it.</summary>
+    private void RemoveFromList(KeyKind kind, long owner, long index, long last, Action<long> onMoved)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        if (index != last && session.TryRead(StateKey.Of(key, kind, owner, last), out LongValue moved))
+        {
+            session.Upsert(StateKey.Of(key, kind, owner, index), moved);
+            onMoved(moved.Value);
+        }
+        session.Delete(StateKey.Of(key, kind, owner, last));
+    }
+
+    private long JoinedAt(long conversation, long user)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.Member, conversation, user), out MemberEntry entry) ? entry.JoinedAt : 0;
+    }
+
+    /// <summary>
+    /// One entry per conversation: a conversation already queued has its range extended in place, so the
+    /// queue costs O(conversations with unread messages) per user, not O(messages). A new conversation on a
+    /// full queue drops the oldest entry and counts it in Dropped.
+    /// </summary>
+    private void ApplyPendingEnqueued(long user, long conversation, long seq, long timestamp, long depth)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        PendingHeader header = StateQueries.PendingHeader(session, user);
+        if (session.TryRead(StateKey.Of(key, KeyKind.PendingByConversation, user, conversation), out LongValue position)
+            && position.Value >= header.Head
+            && session.TryRead(StateKey.Of(key, KeyKind.PendingEntry, user, position.Value), out PendingEntry existing))
+        {
+            existing.ToSeq = Math.Max(existing.ToSeq, seq);
+            existing.FromSeq = Math.Min(existing.FromSeq, seq);
+            existing.LastAt = Math.Max(existing.LastAt, timestamp);
+            session.Upsert(StateKey.Of(key, KeyKind.PendingEntry, user, position.Value), existing);
+            return;
+        }
+
+        if (header.Tail - header.Head >= depth)
+        {
+            DeletePendingEntry(user, header.Head);
+            header.Head++;
+            header.Dropped++;
+            header.LastDropAt = timestamp;
+        }
+        long tail = header.Tail++;
+        session.Upsert(StateKey.Of(key, KeyKind.PendingEntry, user, tail),
+            new PendingEntry { Conversation = conversation, FromSeq = seq, ToSeq = seq, LastAt = timestamp });
+        session.Upsert(StateKey.Of(key, KeyKind.PendingByConversation, user, conversation), new LongValue { Value = tail });
+        session.Upsert(StateKey.Of(key, KeyKind.PendingHeader, user), header);
+    }
+
+    private void ApplyPendingAcked(long user, long upTo)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        PendingHeader header = StateQueries.PendingHeader(session, user);
+        upTo = Math.Clamp(upTo, header.Head, header.Tail);
+        for (long position = header.Head; position < upTo; position++)
+        {
+            DeletePendingEntry(user, position);
+        }
+        header.Head = upTo;
+        header.Dropped = 0; // the client has been told about the truncation and acknowledged past it
+        session.Upsert(StateKey.Of(key, KeyKind.PendingHeader, user), header);
+    }
+
+    private void DeletePendingEntry(long user, long position)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        if (session.TryRead(StateKey.Of(key, KeyKind.PendingEntry, user, position), out PendingEntry entry))
+        {
+            ReadOnlySpan<byte> byConversation = StateKey.Of(key, KeyKind.PendingByConversation, user, entry.Conversation);
+            if (session.TryRead(byConversation, out LongValue current) && current.Value == position)
+            {
+                session.Delete(byConversation);
+            }
+            session.Delete(StateKey.Of(key, KeyKind.PendingEntry, user, position));
+        }
+    }
+}

@@ -1,0 +1,78 @@
+namespace ChatGateway.Storage.State;
+
+/// <summary>Point reads of the index, shared by the writer (its own session) and readers (rented sessions).</summary>
+internal static class StateQueries
+{
+    public static ConversationState Conversation(StateSession session, long conversation)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.Conversation, conversation), out ConversationState state)
+            ? state
+            : new ConversationState { EarliestSeq = 1 };
+    }
+
+    public static bool IsMember(StateSession session, long conversation, long user)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.Member, conversation, user), out MemberEntry _);
+    }
+
+    public static bool TryGetDedupe(StateSession session, long sender, ClientMessageId clientId, out DedupeEntry entry)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), out entry);
+    }
+
+    public static UserState User(StateSession session, long user)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.User, user), out UserState state) ? state : default;
+    }
+
+    public static PendingHeader PendingHeader(StateSession session, long user)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.PendingHeader, user), out PendingHeader header) ? header : default;
+    }
+
+    public static bool TryGetPendingEntry(StateSession session, long user, long position, out PendingEntry entry)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.PendingEntry, user, position), out entry);
+    }
+
+    /// <summary>The queued entry of a conversation, if it is still in the queue.</summary>
+    public static bool TryGetPendingEntryOf(StateSession session, long user, long conversation, out PendingEntry entry)
+    {
+        entry = default;
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.PendingByConversation, user, conversation), out LongValue position)
+               && position.Value >= PendingHeader(session, user).Head
+               && TryGetPendingEntry(session, user, position.Value, out entry);
+    }
+
+    public static long ListItem(StateSession session, KeyKind kind, long owner, long index)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        if (!session.TryRead(StateKey.Of(key, kind, owner, index), out LongValue value))
+        {
+            throw new StoreCorruptedException($"list {kind} of {owner} has no item {index}");
+        }
+        return value.Value;
+    }
+
+    /// <summary>Reads a message's header only (the body is not copied).</summary>
+    public static bool TryGetMessageHeader(StateSession session, long conversation, long seq, out MessageHeader header)
+    {
+        header = default;
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        Span<byte> value = stackalloc byte[MessageHeader.Size];
+        int length = session.Read(StateKey.Of(key, KeyKind.Message, conversation, seq), value);
+        if (length < MessageHeader.Size)
+        {
+            return false;
+        }
+        header = System.Runtime.InteropServices.MemoryMarshal.Read<MessageHeader>(value);
+        return true;
+    }
+}

@@ -1,0 +1,114 @@
+using System.Runtime.InteropServices;
+using FASTER.core;
+
+namespace ChatGateway.Storage.State;
+
+/// <summary>
+/// One FASTER session over the index: single-threaded, one operation at a time (FASTER's rule). The writer
+/// owns one; readers rent one each from <see cref="StateStore"/>. Keys and values are spans; values of the
+/// fixed-size tables are read and written as their structs.
+/// </summary>
+internal sealed unsafe class StateSession : IDisposable
+{
+    private readonly ClientSession<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty, SpanByteFunctions<Empty>> _session;
+
+    public StateSession(FasterKV<SpanByte, SpanByte> store)
+    {
+        _session = store.For(new SpanByteFunctions<Empty>()).NewSession<SpanByteFunctions<Empty>>();
+    }
+
+    public bool TryRead<T>(ReadOnlySpan<byte> key, out T value) where T : unmanaged
+    {
+        value = default;
+        Span<byte> bytes = MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref value, 1));
+        int length = Read(key, bytes);
+        if (length < 0)
+        {
+            return false;
+        }
+        if (length != bytes.Length)
+        {
+            throw new StoreCorruptedException($"index value of {length} bytes where {bytes.Length} were expected (key kind {key[0]})");
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Reads a value into <paramref name="destination"/>. Returns its length, or -1 when the key is absent.
+    /// A value longer than the destination is truncated to it (callers size buffers to the largest value).
+    /// </summary>
+    public int Read(ReadOnlySpan<byte> key, Span<byte> destination)
+    {
+        fixed (byte* k = key)
+        fixed (byte* d = destination)
+        {
+            var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
+            var output = new SpanByteAndMemory(SpanByte.FromFixedSpan(new Span<byte>(d, destination.Length)));
+            Status status = _session.Read(ref keyBytes, ref output);
+            if (status.IsPending)
+            {
+                // On disk: wait for the I/O here. Only reads of cold history get this far.
+                _session.CompletePendingWithOutputs(out CompletedOutputIterator<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty> completed, wait: true);
+                using (completed)
+                {
+                    if (!completed.Next())
+                    {
+                        return -1;
+                    }
+                    status = completed.Current.Status;
+                    output = completed.Current.Output;
+                }
+            }
+            if (!status.Found)
+            {
+                return -1;
+            }
+            if (output.IsSpanByte)
+            {
+                return output.Length;
+            }
+            // Did not fit: FASTER allocated. Copy what fits and free it.
+            using IMemoryOwnerHolder memory = new(output.Memory);
+            ReadOnlySpan<byte> source = output.Memory.Memory.Span[..output.Length];
+            source[..Math.Min(source.Length, destination.Length)].CopyTo(destination);
+            return output.Length;
+        }
+    }
+
+    public void Upsert<T>(ReadOnlySpan<byte> key, in T value) where T : unmanaged =>
+        Upsert(key, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    public void Upsert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
+            var valueBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(v, value.Length));
+            _session.Upsert(ref keyBytes, ref valueBytes);
+        }
+    }
+
+    public void Delete(ReadOnlySpan<byte> key)
+    {
+        fixed (byte* k = key)
+        {
+            var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
+            Status status = _session.Delete(ref keyBytes);
+            if (status.IsPending)
+            {
+                _session.CompletePending(wait: true);
+            }
+        }
+    }
+
+    /// <summary>Finishes any operation FASTER left pending, so a checkpoint is never held up by this session.</summary>
+    public void CompletePending() => _session.CompletePending(wait: true);
+
+    public void Dispose() => _session.Dispose();
+
+    private readonly struct IMemoryOwnerHolder(System.Buffers.IMemoryOwner<byte> owner) : IDisposable
+    {
+        public void Dispose() => owner.Dispose();
+    }
+}

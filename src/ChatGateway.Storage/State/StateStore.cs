@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using FASTER.core;
+
+namespace ChatGateway.Storage.State;
+
+/// <summary>
+/// The index: one FasterKV of byte keys and values under {directory}/index, its hybrid log spilling to
+/// disk past <see cref="StoreOptions.IndexMemoryBytes"/>, and checkpoints that we name and purge ourselves
+/// (FASTER's own "remove outdated" would delete the previous checkpoint before our metadata stops pointing at it).
+/// </summary>
+internal sealed class StateStore : IDisposable
+{
+    private readonly FasterKVSettings<SpanByte, SpanByte> _settings;
+    private readonly IDevice _device;
+    private readonly DeviceLogCommitCheckpointManager _checkpoints;
+    private readonly FasterKV<SpanByte, SpanByte> _kv;
+    private readonly ConcurrentBag<StateSession> _readers = [];
+    private int _readerCount;
+
+    public StateStore(string directory, StoreOptions options)
+    {
+        string checkpointDir = Path.Combine(directory, "checkpoints");
+        _checkpoints = new DeviceLogCommitCheckpointManager(
+            new LocalStorageNamedDeviceFactory(),
+            new DefaultCheckpointNamingScheme(checkpointDir),
+            removeOutdated: false);
+        int pageBits = Math.Clamp((int)Math.Log2(options.IndexMemoryBytes / 8), 16, 22); // at least 8 pages in memory
+        _device = Devices.CreateLogDevice(Path.Combine(directory, "hlog.log"));
+        _settings = new FasterKVSettings<SpanByte, SpanByte>(baseDir: null)
+        {
+            LogDevice = _device,
+            CheckpointManager = _checkpoints,
+            MemorySize = options.IndexMemoryBytes,
+            PageSize = 1L << pageBits,
+            IndexSize = options.IndexHashBytes,
+            RemoveOutdatedCheckpoints = false,
+        };
+        _kv = new FasterKV<SpanByte, SpanByte>(_settings);
+    }
+
+    public void Recover(Guid checkpoint) => _kv.Recover(checkpoint, checkpoint);
+
+    public StateSession NewSession() => new(_kv);
+
+    /// <summary>Rents a reader session (one per concurrent reader; they are kept for reuse).</summary>
+    public StateSession RentReader()
+    {
+        if (_readers.TryTake(out StateSession? session))
+        {
+            return session;
+        }
+        Interlocked.Increment(ref _readerCount);
+        return new StateSession(_kv);
+    }
+
+    public void ReturnReader(StateSession session) => _readers.Add(session);
+
+    /// <summary>A full (index + log) snapshot checkpoint. The caller makes sure no write is half-applied.</summary>
+    public async Task<Guid> CheckpointAsync()
+    {
+        (bool success, Guid token) = await _kv.TakeFullCheckpointAsync(CheckpointType.Snapshot).ConfigureAwait(false);
+        if (!success)
+        {
+            throw new StoreException("the index checkpoint could not be taken");
+        }
+        return token;
+    }
+
+    /// <summary>Deletes every checkpoint but <paramref name="keep"/>.</summary>
+    public void PurgeCheckpointsExcept(Guid keep)
+    {
+        foreach (Guid token in _checkpoints.GetLogCheckpointTokens().Concat(_checkpoints.GetIndexCheckpointTokens()).Distinct().ToList())
+        {
+            if (token != keep)
+            {
+                _checkpoints.Purge(token);
+            }
+        }
+    }
+
+    public long LogTailAddress => _kv.Log.TailAddress;
+
+    public void Dispose()
+    {
+        while (_readers.TryTake(out StateSession? session))
+        {
+            session.Dispose();
+        }
+        _kv.Dispose();
+        _settings.Dispose();
+        _checkpoints.Dispose();
+        _device.Dispose(); // a device we created is ours to close: FASTER leaves it open
+    }
+}

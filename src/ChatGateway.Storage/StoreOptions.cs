@@ -1,0 +1,79 @@
+namespace ChatGateway.Storage;
+
+/// <summary>
+/// Settings of the durable store, bound from the configuration section "Storage". Defaults serve a
+/// single node on a laptop. Every bound here has a documented policy for when it is reached.
+/// </summary>
+public sealed class StoreOptions
+{
+    /// <summary>Folder holding the journal, the index and its checkpoints. Only one process may open it.</summary>
+    public string Directory { get; set; } = "data/store";
+
+    public DurabilityMode Durability { get; set; } = DurabilityMode.Commit;
+
+    /// <summary>In <see cref="DurabilityMode.Relaxed"/>, the longest time a completed write may stay uncommitted.</summary>
+    public TimeSpan RelaxedCommitInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Most writes taken into one group commit. Bigger batches raise throughput and latency alike.</summary>
+    public int MaxBatchSize { get; set; } = 4096;
+
+    /// <summary>
+    /// Writes waiting for the writer. When full, callers wait (backpressure): nothing is dropped.
+    /// </summary>
+    public int WriteQueueCapacity { get; set; } = 65536;
+
+    /// <summary>Take a checkpoint after this long...</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>...or once the journal has grown this much since the last checkpoint, whichever comes first.</summary>
+    public long CheckpointJournalBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Memory for the journal's tail (in-memory pages before they are flushed).</summary>
+    public long JournalMemoryBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Memory for the index's hybrid log: recent records (messages included) are served from it; older
+    /// ones are read from disk.
+    /// </summary>
+    public long IndexMemoryBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Size of the index's hash table in bytes (64 bytes per bucket of 7 entries).</summary>
+    public long IndexHashBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>Per-user pending queue depth. When full the oldest entry is dropped and the queue marked truncated.</summary>
+    public int PendingQueueDepth { get; set; } = 10_000;
+
+    /// <summary>A pending entry with no new message for this long has expired: it is skipped and reported as such.</summary>
+    public TimeSpan PendingTtl { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// How long a sender's client message id keeps mapping to its sequence number. A retry after this window
+    /// is treated as a new message.
+    /// </summary>
+    public TimeSpan DedupeWindow { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Messages kept per conversation; older ones are deleted as new ones arrive. 0 = no count limit.</summary>
+    public long RetainMessagesPerConversation { get; set; }
+
+    /// <summary>Messages older than this are no longer returned (reported as truncated). Zero = keep forever.</summary>
+    public TimeSpan RetainMessagesFor { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Largest message body accepted by the store.</summary>
+    public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    public void Validate()
+    {
+        if (MaxBatchSize < 1 || WriteQueueCapacity < 1 || PendingQueueDepth < 1 || MaxBodyBytes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), "batch, queue, depth and body limits must be positive");
+        }
+        if (JournalMemoryBytes < 1 << 20 || IndexMemoryBytes < 1 << 20 || IndexHashBytes < 1 << 16)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IndexMemoryBytes), "memory sizes are too small (journal and index at least 1 MiB)");
+        }
+        if (RelaxedCommitInterval <= TimeSpan.Zero || CheckpointInterval <= TimeSpan.Zero || PendingTtl <= TimeSpan.Zero || DedupeWindow <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CheckpointInterval), "intervals must be positive");
+        }
+    }
+}

@@ -1,0 +1,360 @@
+using System.Threading.Channels;
+using ChatGateway.Storage.Journal;
+using ChatGateway.Storage.Recovery;
+using ChatGateway.Storage.State;
+using Microsoft.Extensions.Logging;
+
+namespace ChatGateway.Storage.Writing;
+
+/// <summary>
+/// The single writer of the store. Every journaled change goes through its bounded queue; it takes up to
+/// MaxBatchSize commands at a time, decides each (membership, dedupe, seq = head + 1, limits), appends the
+/// records to the journal and applies them to the index, then commits the journal once for the whole batch
+/// (group commit) and only then completes the commands. Batches grow by themselves under load: whatever
+/// arrives during one commit forms the next batch.
+/// <para>
+/// One writer makes every decision race-free (no two writers can give out one seq) and keeps the index a
+/// function of the journal order, which is what makes replay exact. Readers never see a message before its
+/// commit: in Commit mode a conversation's visible head moves only after the commit (see
+/// <see cref="ConversationState.VisibleHead"/>).
+/// </para>
+/// <para>
+/// Failure policy: an exception from the journal or the index leaves the in-memory index possibly ahead of
+/// the journal, so the store stops ("faulted"): the batch and every later write fail with
+/// <see cref="StoreFaultedException"/>; reopening recovers a consistent state from disk. Nothing that failed
+/// was acknowledged.
+/// </para>
+/// </summary>
+internal sealed class StoreWriter : IAsyncDisposable
+{
+    private static readonly WriteCommand TickCommand = new() { Kind = WriteKind.Tick };
+
+    private readonly Channel<WriteCommand> _queue;
+    private readonly JournalLog _journal;
+    private readonly StateStore _state;
+    private readonly StateSession _session;
+    private readonly StateMachine _machine;
+    private readonly StoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _directory;
+    private readonly List<WriteCommand> _batch = [];
+    private readonly List<WriteResult> _results = [];
+    private readonly List<WriteCommand> _checkpointRequests = [];
+    private readonly HashSet<long> _touched = [];
+    private readonly byte[] _recordBuffer;
+    private readonly PeriodicTimer _ticker;
+    private readonly Task _loop;
+    private readonly Task _tickLoop;
+
+    private StoreMetadata _metadata;
+    private long _lastCheckpointAt;
+    private long _lastCommitAt;
+    private volatile Exception? _fault;
+
+    public StoreWriter(string directory, StoreOptions options, JournalLog journal, StateStore state, StateSession session,
+        StateMachine machine, StoreMetadata metadata, TimeProvider time, ILogger logger)
+    {
+        _directory = directory;
+        _options = options;
+        _journal = journal;
+        _state = state;
+        _session = session;
+        _machine = machine;
+        _metadata = metadata;
+        _time = time;
+        _logger = logger;
+        _recordBuffer = new byte[JournalCodec.EncodedLength(options.MaxBodyBytes)];
+        _queue = Channel.CreateBounded<WriteCommand>(new BoundedChannelOptions(options.WriteQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _lastCheckpointAt = _lastCommitAt = time.GetTimestamp();
+        _ticker = new PeriodicTimer(options.Durability == DurabilityMode.Relaxed ? options.RelaxedCommitInterval : TimeSpan.FromSeconds(1), time);
+        _loop = Task.Run(RunAsync);
+        _tickLoop = TickAsync();
+    }
+
+    public StoreMetadata Metadata => _metadata;
+    public long Batches { get; private set; }
+    public long Records { get; private set; }
+    public long Checkpoints { get; private set; }
+
+    public ValueTask<WriteResult> SubmitAsync(WriteCommand command)
+    {
+        if (_fault is { } fault)
+        {
+            command.Fail(new StoreFaultedException("the store stopped after an I/O failure; reopen it to recover", fault));
+            return command.AsValueTask();
+        }
+        return _queue.Writer.TryWrite(command) ? command.AsValueTask() : SubmitSlowAsync(command);
+    }
+
+    private async ValueTask<WriteResult> SubmitSlowAsync(WriteCommand command)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(command).ConfigureAwait(false); // the queue is full: wait for room
+        }
+        catch (ChannelClosedException)
+        {
+            command.ReleaseBody();
+            throw new ObjectDisposedException(nameof(ChatStore), "the store is closing");
+        }
+        return await command.AsValueTask().ConfigureAwait(false);
+    }
+
+    private async Task TickAsync()
+    {
+        try
+        {
+            while (await _ticker.WaitForNextTickAsync().ConfigureAwait(false))
+            {
+                _queue.Writer.TryWrite(TickCommand);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        ChannelReader<WriteCommand> reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out WriteCommand? command))
+            {
+                switch (command.Kind)
+                {
+                    case WriteKind.Tick:
+                        break; // only wakes the loop for MaintainAsync
+                    case WriteKind.Checkpoint:
+                        _checkpointRequests.Add(command);
+                        break;
+                    default:
+                        _batch.Add(command);
+                        break;
+                }
+            }
+
+            if (_fault is not null)
+            {
+                FailAll(_fault);
+                continue;
+            }
+            try
+            {
+                if (_batch.Count > 0)
+                {
+                    await ProcessBatchAsync().ConfigureAwait(false);
+                }
+                await MaintainAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogCritical(ex, "Store at {Directory} stopped: a journal or index operation failed", _directory);
+                _fault = ex;
+                FailAll(ex);
+            }
+        }
+
+        if (_fault is null)
+        {
+            await CheckpointAsync("shutdown").ConfigureAwait(false);
+            _metadata = _metadata with { CleanShutdown = true };
+            _metadata.Save(_directory);
+        }
+    }
+
+    private void FailAll(Exception cause)
+    {
+        var error = new StoreFaultedException("the store stopped after an I/O failure; reopen it to recover", cause);
+        foreach (WriteCommand command in _batch)
+        {
+            command.Fail(error);
+        }
+        foreach (WriteCommand command in _checkpointRequests)
+        {
+            command.Fail(error);
+        }
+        _batch.Clear();
+        _results.Clear();
+        _checkpointRequests.Clear();
+    }
+
+    private async Task ProcessBatchAsync()
+    {
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        long recordsBefore = Records;
+        foreach (WriteCommand command in _batch)
+        {
+            _results.Add(Execute(command, now));
+            command.ReleaseBody();
+        }
+
+        if (Records != recordsBefore && _options.Durability == DurabilityMode.Commit)
+        {
+            await _journal.CommitAsync().ConfigureAwait(false);
+            _lastCommitAt = _time.GetTimestamp();
+            foreach (long conversation in _touched)
+            {
+                _machine.PublishHead(conversation);
+            }
+        }
+        _touched.Clear();
+        Batches++;
+
+        for (int i = 0; i < _batch.Count; i++)
+        {
+            _batch[i].Complete(_results[i]);
+        }
+        _batch.Clear();
+        _results.Clear();
+    }
+
+    private WriteResult Execute(WriteCommand command, long now)
+    {
+        switch (command.Kind)
+        {
+            case WriteKind.AppendMessage:
+                return AppendMessage(command, now);
+            case WriteKind.AddMember:
+                if (StateQueries.IsMember(_session, command.Conversation, command.User))
+                {
+                    return new WriteResult(WriteStatus.AlreadyMember, command.Conversation);
+                }
+                Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = command.User, Timestamp = now });
+                return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
+            case WriteKind.RemoveMember:
+                if (!StateQueries.IsMember(_session, command.Conversation, command.User))
+                {
+                    return new WriteResult(WriteStatus.NotMember, command.Conversation);
+                }
+                Append(new JournalRecord { Kind = RecordKind.MemberRemoved, Conversation = command.Conversation, User = command.User, Timestamp = now });
+                return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
+            case WriteKind.EnqueuePending:
+                if (StateQueries.TryGetPendingEntryOf(_session, command.User, command.Conversation, out PendingEntry entry) && entry.ToSeq >= command.Seq)
+                {
+                    return new WriteResult(WriteStatus.NoChange, command.Conversation, command.Seq);
+                }
+                Append(new JournalRecord
+                {
+                    Kind = RecordKind.PendingEnqueued, User = command.User, Conversation = command.Conversation,
+                    Seq = command.Seq, Timestamp = now, Aux = _options.PendingQueueDepth,
+                });
+                return new WriteResult(WriteStatus.Ok, command.Conversation, command.Seq, now);
+            case WriteKind.AckPending:
+                PendingHeader header = StateQueries.PendingHeader(_session, command.User);
+                long upTo = Math.Clamp(command.Seq, header.Head, header.Tail);
+                if (upTo == header.Head && header.Dropped == 0)
+                {
+                    return new WriteResult(WriteStatus.NoChange, Seq: upTo);
+                }
+                Append(new JournalRecord { Kind = RecordKind.PendingAcked, User = command.User, Aux = upTo, Timestamp = now });
+                return new WriteResult(WriteStatus.Ok, Seq: upTo);
+            default:
+                throw new InvalidOperationException($"not a write: {command.Kind}");
+        }
+    }
+
+    private WriteResult AppendMessage(WriteCommand command, long now)
+    {
+        if (command.RequireMembership && !StateQueries.IsMember(_session, command.Conversation, command.User))
+        {
+            return new WriteResult(WriteStatus.NotMember, command.Conversation);
+        }
+        if (!command.ClientId.IsEmpty
+            && StateQueries.TryGetDedupe(_session, command.User, command.ClientId, out DedupeEntry original)
+            && original.Timestamp >= now - (long)_options.DedupeWindow.TotalMilliseconds)
+        {
+            return new WriteResult(WriteStatus.Duplicate, original.Conversation, original.Seq, original.Timestamp);
+        }
+
+        ConversationState state = StateQueries.Conversation(_session, command.Conversation);
+        long seq = state.Head + 1;
+        long timestamp = Math.Max(now, state.LastTimestamp);
+        long keep = _options.RetainMessagesPerConversation;
+        long deleteSeq = keep > 0 && seq - keep >= state.EarliestSeq ? seq - keep : 0;
+        Append(new JournalRecord
+        {
+            Kind = RecordKind.MessageAppended,
+            Conversation = command.Conversation,
+            Seq = seq,
+            User = command.User,
+            Timestamp = timestamp,
+            Aux = deleteSeq,
+            ClientId = command.ClientId,
+            Body = command.BodySpan,
+        });
+        _touched.Add(command.Conversation);
+        return new WriteResult(WriteStatus.Ok, command.Conversation, seq, timestamp);
+    }
+
+    private void Append(scoped in JournalRecord record)
+    {
+        int length = JournalCodec.Encode(_recordBuffer, record);
+        _journal.Append(_recordBuffer.AsSpan(0, length));
+        _machine.Apply(record, visible: _options.Durability == DurabilityMode.Relaxed);
+        Records++;
+    }
+
+    private async Task MaintainAsync()
+    {
+        long now = _time.GetTimestamp();
+        if (_options.Durability == DurabilityMode.Relaxed
+            && _journal.TailAddress > _journal.CommittedUntilAddress
+            && _time.GetElapsedTime(_lastCommitAt, now) >= _options.RelaxedCommitInterval)
+        {
+            await _journal.CommitAsync().ConfigureAwait(false);
+            _lastCommitAt = now;
+        }
+
+        string? reason = _checkpointRequests.Count > 0 ? "requested"
+            : _time.GetElapsedTime(_lastCheckpointAt, now) >= _options.CheckpointInterval && _journal.TailAddress > _metadata.ReplayFrom ? "interval"
+            : _journal.TailAddress - _metadata.ReplayFrom >= _options.CheckpointJournalBytes ? "journal growth"
+            : null;
+        if (reason is null)
+        {
+            return;
+        }
+        await CheckpointAsync(reason).ConfigureAwait(false);
+        foreach (WriteCommand request in _checkpointRequests)
+        {
+            request.Complete(new WriteResult(WriteStatus.Ok));
+        }
+        _checkpointRequests.Clear();
+    }
+
+    /// <summary>
+    /// Checkpoint between batches: everything applied is committed (the journal is committed first, which
+    /// matters in Relaxed mode), so the index checkpoint plus the journal from the current tail is the whole
+    /// state. Order: checkpoint, then metadata, then purge and truncate, so a crash anywhere leaves a pair
+    /// that recovers.
+    /// </summary>
+    public async Task CheckpointAsync(string reason)
+    {
+        long started = _time.GetTimestamp();
+        await _journal.CommitAsync().ConfigureAwait(false);
+        long replayFrom = _journal.TailAddress;
+        _session.CompletePending();
+        Guid token = await _state.CheckpointAsync().ConfigureAwait(false);
+        _metadata = _metadata with { Checkpoint = token, ReplayFrom = replayFrom };
+        _metadata.Save(_directory);
+        _state.PurgeCheckpointsExcept(token);
+        _journal.TruncateUntil(replayFrom);
+        _lastCheckpointAt = _lastCommitAt = _time.GetTimestamp();
+        Checkpoints++;
+        _logger.LogInformation("Store checkpoint {Token} ({Reason}) in {Elapsed} ms; journal replays from {ReplayFrom}",
+            token, reason, (long)_time.GetElapsedTime(started).TotalMilliseconds, replayFrom);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _ticker.Dispose();
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+        await _tickLoop.ConfigureAwait(false);
+    }
+}

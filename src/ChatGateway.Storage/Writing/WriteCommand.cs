@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
+
+namespace ChatGateway.Storage.Writing;
+
+/// <summary>
+/// One request to the writer, and the awaitable its caller waits on. Pooled: a command goes back to the
+/// pool when its result is read, so steady-state writes allocate nothing but a rented body buffer.
+/// Continuations run asynchronously, so completing a batch never runs callers' code on the writer.
+/// </summary>
+internal sealed class WriteCommand : IValueTaskSource<WriteResult>
+{
+    private static readonly ConcurrentQueue<WriteCommand> Pool = new();
+    private const int MaxPooled = 4096;
+    private ManualResetValueTaskSourceCore<WriteResult> _core = new() { RunContinuationsAsynchronously = true };
+
+    public WriteKind Kind;
+    public long Conversation;
+    public long User;
+    public long Seq;
+    public ClientMessageId ClientId;
+    public bool RequireMembership;
+    public byte[]? Body;
+    public int BodyLength;
+
+    public ReadOnlySpan<byte> BodySpan => Body.AsSpan(0, BodyLength);
+
+    public static WriteCommand Rent(WriteKind kind)
+    {
+        if (!Pool.TryDequeue(out WriteCommand? command))
+        {
+            command = new WriteCommand();
+        }
+        command.Kind = kind;
+        return command;
+    }
+
+    public void CopyBody(ReadOnlySpan<byte> body)
+    {
+        Body = ArrayPool<byte>.Shared.Rent(Math.Max(body.Length, 1));
+        body.CopyTo(Body);
+        BodyLength = body.Length;
+    }
+
+    /// <summary>The body is in the journal and the index once the writer has processed the command.</summary>
+    public void ReleaseBody()
+    {
+        if (Body is not null)
+        {
+            ArrayPool<byte>.Shared.Return(Body);
+            Body = null;
+        }
+    }
+
+    public ValueTask<WriteResult> AsValueTask() => new(this, _core.Version);
+
+    public void Complete(WriteResult result) => _core.SetResult(result);
+
+    public void Fail(Exception error) => _core.SetException(error);
+
+    public WriteResult GetResult(short token)
+    {
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            _core.Reset();
+            ReleaseBody();
+            Conversation = User = Seq = 0;
+            ClientId = default;
+            RequireMembership = false;
+            if (Pool.Count < MaxPooled)
+            {
+                Pool.Enqueue(this);
+            }
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,14 @@
+namespace ChatGateway.Storage.Writing;
+
+internal enum WriteKind : byte
+{
+    AppendMessage,
+    AddMember,
+    RemoveMember,
+    EnqueuePending,
+    AckPending,
+    /// <summary>Not a write: asks the writer to checkpoint now, between batches.</summary>
+    Checkpoint,
+    /// <summary>Not a write: a timer tick (relaxed commits, periodic checkpoints) for an otherwise idle writer.</summary>
+    Tick,
+}

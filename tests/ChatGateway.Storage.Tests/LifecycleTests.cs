@@ -1,0 +1,69 @@
+using ChatGateway.Storage.Reading;
+
+namespace ChatGateway.Storage.Tests;
+
+public sealed class LifecycleTests
+{
+    [Fact]
+    public async Task A_clean_reopen_keeps_everything_and_the_incarnation()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        Assert.True(store.Recovery.Created);
+        await store.AppendMessageAsync(1, 1, new ClientMessageId(1, 1), "kept"u8, requireMembership: false);
+        store.SetPresence(42, lastSeenUnixMs: 123456, status: 2);
+        long incarnation = store.Incarnation;
+
+        store = await temp.ReopenAsync();
+
+        Assert.False(store.Recovery.Created);
+        Assert.False(store.Recovery.AfterCrash);
+        Assert.Equal(0, store.Recovery.Replayed); // the shutdown checkpoint covered everything
+        Assert.Equal(incarnation, store.Incarnation);
+        var page = new MessagePage();
+        store.ReadRange(1, 1, 10, page);
+        Assert.Equal("kept"u8.ToArray(), page.Messages.Single().Body.ToArray());
+        Assert.True(store.TryGetPresence(42, out PresenceInfo presence));
+        Assert.Equal((123456L, 2), (presence.LastSeen, presence.Status));
+        Assert.Equal(WriteStatus.Duplicate, (await store.AppendMessageAsync(1, 1, new ClientMessageId(1, 1), "kept"u8, requireMembership: false)).Status);
+        Assert.Equal(2, (await store.AppendMessageAsync(1, 1, default, "next"u8, requireMembership: false)).Seq);
+    }
+
+    [Fact]
+    public async Task A_second_open_of_the_same_directory_fails_clearly()
+    {
+        await using var temp = new TempStore();
+        await temp.OpenAsync();
+
+        StoreLockedException error = await Assert.ThrowsAsync<StoreLockedException>(() => ChatStore.OpenAsync(temp.Options));
+        Assert.Contains("in use by another process", error.Message);
+    }
+
+    [Fact]
+    public async Task A_checkpoint_truncates_the_journal_and_recovery_replays_only_what_follows_it()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 0; i < 100; i++)
+        {
+            await store.AppendMessageAsync(1, 1, default, new byte[100], requireMembership: false);
+        }
+        await store.CheckpointAsync();
+        Assert.True(store.Stats.Checkpoints >= 1);
+        await store.AppendMessageAsync(1, 1, default, "after"u8, requireMembership: false);
+
+        store = await temp.ReopenAsync();
+
+        Assert.Equal(101, store.GetConversation(1).Head);
+    }
+
+    [Fact]
+    public async Task Writes_after_dispose_are_refused()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        await store.DisposeAsync();
+
+        Assert.Throws<ObjectDisposedException>(() => { _ = store.AppendMessageAsync(1, 1, default, "x"u8, requireMembership: false); });
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text;
+using ChatGateway.Storage.Reading;
+
+namespace ChatGateway.Storage.Tests;
+
+public sealed class MessageTests
+{
+    private static ClientMessageId Id(int n) => new(7, (ulong)n);
+
+    [Fact]
+    public async Task Appends_get_consecutive_seqs_per_conversation_and_read_back_in_order()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+
+        for (int i = 1; i <= 5; i++)
+        {
+            WriteResult a = await store.AppendMessageAsync(100, 1, Id(i), Encoding.UTF8.GetBytes($"a{i}"), requireMembership: false);
+            WriteResult b = await store.AppendMessageAsync(200, 2, Id(100 + i), Encoding.UTF8.GetBytes($"b{i}"), requireMembership: false);
+            Assert.Equal((WriteStatus.Ok, 100L, (long)i), (a.Status, a.Conversation, a.Seq));
+            Assert.Equal((WriteStatus.Ok, 200L, (long)i), (b.Status, b.Conversation, b.Seq));
+        }
+
+        var page = new MessagePage();
+        store.ReadRange(100, 2, 10, page);
+        Assert.Equal(new long[] { 2, 3, 4, 5 }, page.Messages.Select(m => m.Seq));
+        Assert.Equal(new[] { "a2", "a3", "a4", "a5" }, page.Messages.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.All(page.Messages, m => Assert.Equal(1, m.Sender));
+        Assert.Equal(Id(3), page.Messages[1].ClientId);
+        Assert.False(page.HasMore);
+        Assert.False(page.Truncated);
+        Assert.Equal(5, page.Head);
+    }
+
+    [Fact]
+    public async Task ReadRange_pages_with_a_limit_and_says_when_more_follow()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 1; i <= 10; i++)
+        {
+            await store.AppendMessageAsync(1, 1, default, [(byte)i], requireMembership: false);
+        }
+
+        var page = new MessagePage();
+        store.ReadRange(1, 1, 4, page);
+        Assert.Equal(new long[] { 1, 2, 3, 4 }, page.Messages.Select(m => m.Seq));
+        Assert.True(page.HasMore);
+        store.ReadRange(1, 9, 4, page);
+        Assert.Equal(new long[] { 9, 10 }, page.Messages.Select(m => m.Seq));
+        Assert.False(page.HasMore);
+        store.ReadRange(1, 11, 4, page);
+        Assert.Empty(page.Messages);
+    }
+
+    [Fact]
+    public async Task ReadHistory_returns_the_messages_just_before_a_seq_oldest_first()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 1; i <= 10; i++)
+        {
+            await store.AppendMessageAsync(1, 1, default, [(byte)i], requireMembership: false);
+        }
+
+        var page = new MessagePage();
+        store.ReadHistory(1, 8, 3, page);
+        Assert.Equal(new long[] { 5, 6, 7 }, page.Messages.Select(m => m.Seq));
+        Assert.True(page.HasMore);
+        store.ReadHistory(1, 3, 5, page);
+        Assert.Equal(new long[] { 1, 2 }, page.Messages.Select(m => m.Seq));
+        Assert.False(page.HasMore);
+        Assert.False(page.Truncated);
+    }
+
+    [Fact]
+    public async Task A_retried_client_message_id_returns_the_original_seq_and_writes_nothing()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+
+        WriteResult first = await store.AppendMessageAsync(1, 1, Id(42), "hello"u8, requireMembership: false);
+        await store.AppendMessageAsync(1, 2, Id(42), "same id, other sender"u8, requireMembership: false);
+        WriteResult retry = await store.AppendMessageAsync(1, 1, Id(42), "hello"u8, requireMembership: false);
+
+        Assert.Equal(WriteStatus.Duplicate, retry.Status);
+        Assert.Equal((first.Conversation, first.Seq, first.Timestamp), (retry.Conversation, retry.Seq, retry.Timestamp));
+        Assert.Equal(2, store.GetConversation(1).Head); // the other sender's message is a new one; the retry is not
+    }
+
+    [Fact]
+    public async Task After_the_dedupe_window_a_reused_id_is_a_new_message()
+    {
+        await using var temp = new TempStore(o => o.DedupeWindow = TimeSpan.FromHours(1));
+        ChatStore store = await temp.OpenAsync();
+
+        await store.AppendMessageAsync(1, 1, Id(1), "a"u8, requireMembership: false);
+        temp.Time.Advance(TimeSpan.FromMinutes(59));
+        Assert.Equal(WriteStatus.Duplicate, (await store.AppendMessageAsync(1, 1, Id(1), "a"u8, requireMembership: false)).Status);
+        temp.Time.Advance(TimeSpan.FromMinutes(2));
+        WriteResult late = await store.AppendMessageAsync(1, 1, Id(1), "a"u8, requireMembership: false);
+
+        Assert.Equal((WriteStatus.Ok, 2L), (late.Status, late.Seq));
+    }
+
+    [Fact]
+    public async Task An_empty_client_id_is_never_deduplicated()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+
+        await store.AppendMessageAsync(1, 1, default, "a"u8, requireMembership: false);
+        WriteResult second = await store.AppendMessageAsync(1, 1, default, "a"u8, requireMembership: false);
+
+        Assert.Equal((WriteStatus.Ok, 2L), (second.Status, second.Seq));
+    }
+
+    /// <summary>A wall clock that can be set anywhere, backwards included (NTP steps do that).</summary>
+    private sealed class SteppableClock(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
+    public async Task Timestamps_never_run_backwards_within_a_conversation()
+    {
+        await using var temp = new TempStore();
+        var clock = new SteppableClock(DateTimeOffset.UtcNow);
+        await using ChatStore store = await ChatStore.OpenAsync(temp.Options, time: clock);
+
+        WriteResult first = await store.AppendMessageAsync(1, 1, default, "a"u8, requireMembership: false);
+        clock.Now = clock.Now.AddMinutes(-5); // the clock steps back
+        WriteResult second = await store.AppendMessageAsync(1, 1, default, "b"u8, requireMembership: false);
+
+        Assert.Equal(first.Timestamp, second.Timestamp);
+        Assert.True(second.Seq > first.Seq);
+    }
+
+    [Fact]
+    public async Task Bodies_over_the_limit_are_refused_before_anything_is_written()
+    {
+        await using var temp = new TempStore(o => o.MaxBodyBytes = 100);
+        ChatStore store = await temp.OpenAsync();
+
+        Assert.Throws<ArgumentException>(() => { _ = store.AppendMessageAsync(1, 1, default, new byte[101], requireMembership: false); });
+        Assert.Equal(WriteStatus.Ok, (await store.AppendMessageAsync(1, 1, default, new byte[100], requireMembership: false)).Status);
+        Assert.Equal(1, store.GetConversation(1).Head);
+    }
+
+    [Fact]
+    public async Task Many_concurrent_writers_into_one_conversation_get_every_seq_exactly_once()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync(fakeTime: false);
+
+        WriteResult[] results = await Task.WhenAll(Enumerable.Range(1, 2000).Select(i =>
+            store.AppendMessageAsync(9, i % 7, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false).AsTask()));
+
+        Assert.Equal(Enumerable.Range(1, 2000).Select(i => (long)i), results.Select(r => r.Seq).Order());
+        var page = new MessagePage();
+        store.ReadRange(9, 1, 5000, page);
+        Assert.Equal(2000, page.Messages.Count);
+        foreach (WriteResult result in results)
+        {
+            StoredMessage message = page.Messages[(int)result.Seq - 1];
+            Assert.Equal(result.Seq, message.Seq);
+            Assert.Equal((long)message.ClientId.Low, BitConverter.ToInt32(message.Body.Span));
+        }
+        Assert.True(store.Stats.Batches < 2000, "writes arriving together share group commits");
+    }
+}

@@ -1,0 +1,69 @@
+using ChatGateway.Storage.Reading;
+
+namespace ChatGateway.Storage.Tests;
+
+public sealed class RetentionTests
+{
+    [Fact]
+    public async Task Count_retention_keeps_the_last_N_and_reports_older_ranges_as_truncated()
+    {
+        await using var temp = new TempStore(o => o.RetainMessagesPerConversation = 3);
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 1; i <= 10; i++)
+        {
+            await store.AppendMessageAsync(1, 1, default, [(byte)i], requireMembership: false);
+        }
+
+        Assert.Equal(8, store.GetConversation(1).EarliestAvailable);
+        var page = new MessagePage();
+        store.ReadRange(1, 5, 10, page);
+        Assert.True(page.Truncated);
+        Assert.Equal(8, page.EarliestAvailable);
+        Assert.Equal(new long[] { 8, 9, 10 }, page.Messages.Select(m => m.Seq));
+
+        store.ReadRange(1, 9, 10, page);
+        Assert.False(page.Truncated);
+
+        store.ReadHistory(1, 10, 5, page);
+        Assert.True(page.Truncated);
+        Assert.Equal(new long[] { 8, 9 }, page.Messages.Select(m => m.Seq));
+    }
+
+    [Fact]
+    public async Task Age_retention_hides_messages_older_than_the_limit()
+    {
+        await using var temp = new TempStore(o => o.RetainMessagesFor = TimeSpan.FromDays(7));
+        ChatStore store = await temp.OpenAsync();
+        for (int day = 0; day < 10; day++)
+        {
+            await store.AppendMessageAsync(1, 1, default, [(byte)day], requireMembership: false);
+            temp.Time.Advance(TimeSpan.FromDays(1));
+        }
+        // Now: 10 days after the first message. Messages from days 3..9 are within 7 days.
+
+        var page = new MessagePage();
+        store.ReadRange(1, 1, 100, page);
+
+        Assert.True(page.Truncated);
+        Assert.Equal(4, page.EarliestAvailable);
+        Assert.Equal(new long[] { 4, 5, 6, 7, 8, 9, 10 }, page.Messages.Select(m => m.Seq));
+        Assert.Equal(4, store.GetConversation(1).EarliestAvailable);
+    }
+
+    [Fact]
+    public async Task When_everything_has_expired_nothing_is_returned_and_the_range_is_truncated()
+    {
+        await using var temp = new TempStore(o => o.RetainMessagesFor = TimeSpan.FromDays(1));
+        ChatStore store = await temp.OpenAsync();
+        await store.AppendMessageAsync(1, 1, default, "old"u8, requireMembership: false);
+        temp.Time.Advance(TimeSpan.FromDays(2));
+
+        var page = new MessagePage();
+        store.ReadRange(1, 1, 10, page);
+
+        Assert.True(page.Truncated);
+        Assert.Empty(page.Messages);
+        Assert.Equal(2, page.EarliestAvailable);
+        Assert.Equal(1, page.Head);
+    }
+}

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace ChatGateway.Storage.Tests;
+
+/// <summary>A real store in a fresh temporary folder, deleted afterwards.</summary>
+public sealed class TempStore : IAsyncDisposable
+{
+    public TempStore(Action<StoreOptions>? configure = null)
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("chatgw-store-").FullName;
+        Options = SmallOptions(Directory);
+        configure?.Invoke(Options);
+    }
+
+    public string Directory { get; }
+    public StoreOptions Options { get; }
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.Zero));
+    public ChatStore? Store { get; private set; }
+
+    /// <summary>Options sized for tests: small memory, so many stores can be open at once.</summary>
+    public static StoreOptions SmallOptions(string directory) => new()
+    {
+        Directory = directory,
+        JournalMemoryBytes = 4 << 20,
+        IndexMemoryBytes = 16 << 20,
+        IndexHashBytes = 1 << 20,
+    };
+
+    public async Task<ChatStore> OpenAsync(bool fakeTime = true)
+    {
+        Store = await ChatStore.OpenAsync(Options, time: fakeTime ? Time : TimeProvider.System);
+        return Store;
+    }
+
+    public async Task<ChatStore> ReopenAsync()
+    {
+        if (Store is not null)
+        {
+            await Store.DisposeAsync();
+        }
+        return await OpenAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Store is not null)
+        {
+            await Store.DisposeAsync();
+        }
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
