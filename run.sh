@@ -16,6 +16,7 @@ Commands:
   (none) | run [options]   Build in Release and start the gateway (port 8080, data in ./data).
   test                     Install what the tests need, run every test suite, end with "N passed, N failed".
   bench [micro [FILTER]]   Run the BenchmarkDotNet suites (FILTER: e.g. '*FrameParse*'; default all).
+  bench recovery [N]       Time crash recovery of a store holding N messages (default 1,000,000).
   help                     This text.
 
 Options for run (each also settable as configuration, see README.md):
@@ -93,8 +94,12 @@ cmd_bench() {
       [ $# -gt 0 ] && shift
       dotnet run -c Release --project bench/ChatGateway.Benchmarks -- --filter "$filter" "$@"
       ;;
+    recovery)
+      shift
+      dotnet run -c Release --project bench/ChatGateway.Benchmarks -- recovery "$@"
+      ;;
     *)
-      echo "run.sh bench: unknown suite '$kind' (available: micro)" >&2
+      echo "run.sh bench: unknown suite '$kind' (available: micro, recovery)" >&2
       exit 2
       ;;
   esac

@@ -1,4 +1,17 @@
 using BenchmarkDotNet.Running;
+using ChatGateway.Benchmarks.Storage;
 
-// `./run.sh bench micro [filter]` lands here: e.g. `--filter '*FrameParse*'`.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// `./run.sh bench micro [filter]` runs the BenchmarkDotNet suites (e.g. `--filter '*FrameParse*'`);
+// `./run.sh bench recovery [messages]` measures crash recovery time.
+return args.FirstOrDefault() switch
+{
+    "recovery" => await RecoveryMeasurement.RunAsync(args),
+    "recovery-writer" => await RecoveryMeasurement.WriteAsync(args),
+    _ => Run(args),
+};
+
+static int Run(string[] args)
+{
+    BenchmarkSwitcher.FromAssembly(typeof(RecoveryMeasurement).Assembly).Run(args);
+    return 0;
+}

@@ -91,6 +91,7 @@ public sealed class ChatStore : IAsyncDisposable
             long replayFrom = Math.Max(metadata.ReplayFrom, journal.BeginAddress);
             long bytesPastCommit = saved is { CleanShutdown: false } ? journal.BytesPastCommit() : 0;
             (long replayed, long? damagedAt) = Replay(journal, machine, replayFrom, logger);
+            machine.FlushConversations();
             if (damagedAt is not null)
             {
                 // FASTER 2.6.5: a scan that throws on a damaged commit record leaves the scanning thread inside
@@ -147,8 +148,12 @@ public sealed class ChatStore : IAsyncDisposable
                         logger.LogError("Journal record at {Address} is not readable; recovery stops before it", current);
                         return (replayed, current);
                     }
-                    machine.Apply(record, visible: true);
+                    machine.Apply(record);
                     replayed++;
+                    if (replayed % StateMachine.CacheLimit == 0)
+                    {
+                        machine.FlushConversations(); // everything replayed is committed
+                    }
                     address = next;
                 }
             }
@@ -252,7 +257,7 @@ public sealed class ChatStore : IAsyncDisposable
         try
         {
             ConversationState state = StateQueries.Conversation(session, conversation);
-            return new ConversationInfo(conversation, state.VisibleHead, EarliestAvailable(session, conversation, state), state.MemberCount, state.LastTimestamp);
+            return new ConversationInfo(conversation, state.Head, EarliestAvailable(session, conversation, state), state.MemberCount, state.LastTimestamp);
         }
         finally
         {
@@ -273,7 +278,7 @@ public sealed class ChatStore : IAsyncDisposable
         {
             ConversationState state = StateQueries.Conversation(session, conversation);
             long earliest = EarliestAvailable(session, conversation, state);
-            page.Head = state.VisibleHead;
+            page.Head = state.Head;
             page.EarliestAvailable = earliest;
             long from = Math.Max(fromSeq, 1);
             if (from < earliest)
@@ -281,9 +286,9 @@ public sealed class ChatStore : IAsyncDisposable
                 page.Truncated = true;
                 from = earliest;
             }
-            long to = Math.Min(state.VisibleHead, from + Math.Max(limit, 0) - 1);
+            long to = Math.Min(state.Head, from + Math.Max(limit, 0) - 1);
             ReadMessages(session, conversation, from, to, page);
-            page.HasMore = to < state.VisibleHead;
+            page.HasMore = to < state.Head;
         }
         finally
         {
@@ -300,9 +305,9 @@ public sealed class ChatStore : IAsyncDisposable
         {
             ConversationState state = StateQueries.Conversation(session, conversation);
             long earliest = EarliestAvailable(session, conversation, state);
-            page.Head = state.VisibleHead;
+            page.Head = state.Head;
             page.EarliestAvailable = earliest;
-            long to = Math.Min(beforeSeq - 1, state.VisibleHead);
+            long to = Math.Min(beforeSeq - 1, state.Head);
             long from = to - Math.Max(limit, 0) + 1;
             if (from < earliest)
             {
@@ -346,7 +351,7 @@ public sealed class ChatStore : IAsyncDisposable
     private long EarliestAvailable(StateSession session, long conversation, in ConversationState state)
     {
         long earliest = state.EarliestSeq;
-        long head = state.VisibleHead;
+        long head = state.Head;
         if (_options.RetainMessagesFor <= TimeSpan.Zero || earliest > head)
         {
             return earliest;

@@ -15,3 +15,6 @@ public sealed class StoreFaultedException(string message, Exception inner) : Sto
 
 /// <summary>Stored bytes do not have the shape this version wrote.</summary>
 public sealed class StoreCorruptedException(string message) : StoreException(message);
+
+/// <summary>The store's disk has less free space than <see cref="StoreOptions.RequiredFreeBytes"/>: the write was refused, nothing was written. Retry once space is freed.</summary>
+public sealed class StoreDiskFullException(string message) : StoreException(message);

@@ -28,7 +28,7 @@ public sealed class StoreOptions
     /// <summary>...or once the journal has grown this much since the last checkpoint, whichever comes first.</summary>
     public long CheckpointJournalBytes { get; set; } = 256L * 1024 * 1024;
 
-    /// <summary>Memory for the journal's tail (in-memory pages before they are flushed).</summary>
+    /// <summary>Memory for the journal's tail, in 1 MiB pages. May change between runs: it is not part of the on-disk format.</summary>
     public long JournalMemoryBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
@@ -58,6 +58,18 @@ public sealed class StoreOptions
     /// <summary>Messages older than this are no longer returned (reported as truncated). Zero = keep forever.</summary>
     public TimeSpan RetainMessagesFor { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// Head room kept free on the store's disk on top of what FASTER may still have to flush (the journal and
+    /// index pages in memory and one checkpoint; see <see cref="RequiredFreeBytes"/>). Below it, writes are
+    /// refused with <see cref="StoreDiskFullException"/>, and resume by themselves once space is freed.
+    /// FASTER 2.6.5 does not report a failed page flush of the index: it waits for it forever, so the store
+    /// must never let the disk get that full.
+    /// </summary>
+    public long MinFreeDiskBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Free disk space below which writes are refused.</summary>
+    public long RequiredFreeBytes => JournalMemoryBytes + 2 * IndexMemoryBytes + IndexHashBytes + MinFreeDiskBytes;
+
     /// <summary>Largest message body accepted by the store.</summary>
     public int MaxBodyBytes { get; set; } = 64 * 1024;
 
@@ -67,9 +79,9 @@ public sealed class StoreOptions
         {
             throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), "batch, queue, depth and body limits must be positive");
         }
-        if (JournalMemoryBytes < 1 << 20 || IndexMemoryBytes < 1 << 20 || IndexHashBytes < 1 << 16)
+        if (JournalMemoryBytes < 4 << 20 || IndexMemoryBytes < 4 << 20 || IndexHashBytes < 1 << 16)
         {
-            throw new ArgumentOutOfRangeException(nameof(IndexMemoryBytes), "memory sizes are too small (journal and index at least 1 MiB)");
+            throw new ArgumentOutOfRangeException(nameof(IndexMemoryBytes), "memory sizes are too small (journal and index at least 4 MiB: four 1 MiB pages)");
         }
         if (RelaxedCommitInterval <= TimeSpan.Zero || CheckpointInterval <= TimeSpan.Zero || PendingTtl <= TimeSpan.Zero || DedupeWindow <= TimeSpan.Zero)
         {

@@ -30,6 +30,31 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task A_store_spanning_many_pages_reopens_with_different_memory_settings()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        byte[] body = new byte[300];
+        for (int batch = 0; batch < 40; batch++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 250).Select(i =>
+                store.AppendMessageAsync(1 + i % 5, 1, default, body, requireMembership: false).AsTask())); // ~3.5 MiB in all
+        }
+
+        await store.DisposeAsync();
+        temp.Options.JournalMemoryBytes = 32 << 20; // the page count changes, not the format
+        temp.Options.IndexMemoryBytes = 64 << 20;
+        store = await temp.OpenAsync();
+
+        var page = new MessagePage();
+        for (long conversation = 1; conversation <= 5; conversation++)
+        {
+            store.ReadRange(conversation, 1, 5000, page);
+            Assert.Equal(Enumerable.Range(1, 2000).Select(s => (long)s), page.Messages.Select(m => m.Seq));
+        }
+    }
+
+    [Fact]
     public async Task A_second_open_of_the_same_directory_fails_clearly()
     {
         await using var temp = new TempStore();

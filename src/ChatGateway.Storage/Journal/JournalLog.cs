@@ -13,6 +13,13 @@ namespace ChatGateway.Storage.Journal;
 internal sealed class JournalLog : IDisposable
 {
     private const long SegmentBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Journal page size. Part of the on-disk format (entries never cross a page, so a reader with another
+    /// page size misreads the log at the first page end): a constant, never derived from memory settings.
+    /// 1 MiB holds the largest record (a 64 KiB body) many times over.
+    /// </summary>
+    public const long PageBytes = 1L << 20;
     private readonly FasterLogSettings _settings;
     private readonly FasterLog _log;
     private readonly string _directory;
@@ -20,14 +27,13 @@ internal sealed class JournalLog : IDisposable
     public JournalLog(string directory, StoreOptions options)
     {
         _directory = directory;
-        int pageBits = Math.Clamp((int)Math.Log2(options.JournalMemoryBytes / 4), 16, 22);
         _settings = new FasterLogSettings(directory)
         {
             AutoCommit = false,
             FastCommitMode = true,
             LogChecksum = LogChecksumType.None,
             MemorySize = options.JournalMemoryBytes,
-            PageSize = 1L << pageBits,
+            PageSize = PageBytes,
             SegmentSize = SegmentBytes,
         };
         _log = new FasterLog(_settings);

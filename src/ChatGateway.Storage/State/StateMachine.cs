@@ -7,22 +7,96 @@ namespace ChatGateway.Storage.State;
 /// each record right after appending it, and recovery applies the records after the last checkpoint with
 /// this same code. Records carry every decision already taken (seq, deletions, depth limits), so
 /// applying never consults configuration or the clock.
+/// <para>
+/// Conversation records are the exception to "apply at once": they change with every message, so the
+/// machine keeps them in <see cref="_conversations"/> and writes each changed one once, in
+/// <see cref="FlushConversations"/>, which the writer calls after the group commit. That saves two index
+/// operations per message and is what keeps readers on committed data: messages of an uncommitted batch
+/// are in the index, but no reader reads past the committed head. Bound: the cache is cleared after a
+/// flush once it holds more than <see cref="CacheLimit"/> conversations.
+/// </para>
 /// Used by one thread at a time (the writer, or recovery before the writer starts).
 /// </summary>
 internal sealed class StateMachine(StateSession session, int maxBodyBytes)
 {
-    private readonly byte[] _messageValue = new byte[MessageHeader.Size + maxBodyBytes];
+    public const int CacheLimit = 65_536;
 
-    /// <param name="visible">
-    /// Whether a new message is visible to readers at once: true in recovery (everything replayed is
-    /// committed) and in Relaxed mode; false in Commit mode, where <see cref="PublishHead"/> follows the commit.
-    /// </param>
-    public void Apply(scoped in JournalRecord record, bool visible)
+    private readonly byte[] _messageValue = new byte[MessageHeader.Size + maxBodyBytes];
+    private readonly Dictionary<long, ConversationState> _conversations = [];
+    private readonly HashSet<long> _dirty = [];
+
+    /// <summary>The working state of a conversation, including changes not yet committed.</summary>
+    public ConversationState GetConversation(long conversation)
+    {
+        if (!_conversations.TryGetValue(conversation, out ConversationState state))
+        {
+            state = StateQueries.Conversation(session, conversation);
+            _conversations[conversation] = state;
+        }
+        return state;
+    }
+
+    private void SetConversation(long conversation, in ConversationState state)
+    {
+        _conversations[conversation] = state;
+        _dirty.Add(conversation);
+    }
+
+    /// <summary>Writes every changed conversation record to the index: only when everything applied is committed (recovery, Relaxed mode).</summary>
+    public void FlushConversations()
+    {
+        var changed = new List<KeyValuePair<long, ConversationState>>();
+        TakeChanges(changed);
+        WriteChanges(changed, inFlight: null);
+    }
+
+    /// <summary>Moves the conversations changed since the last call, as they are now, into <paramref name="changes"/>.</summary>
+    public void TakeChanges(List<KeyValuePair<long, ConversationState>> changes)
+    {
+        foreach (long conversation in _dirty)
+        {
+            changes.Add(new(conversation, _conversations[conversation]));
+        }
+        _dirty.Clear();
+    }
+
+    /// <summary>
+    /// Writes conversation records taken by <see cref="TakeChanges"/> once the batch they belong to is committed.
+    /// Keeps the cache bounded: past <see cref="CacheLimit"/> it is emptied, except for what a batch still in
+    /// flight changed (the index does not have that yet).
+    /// </summary>
+    public void WriteChanges(List<KeyValuePair<long, ConversationState>> changes, List<KeyValuePair<long, ConversationState>>? inFlight)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        foreach ((long conversation, ConversationState state) in changes)
+        {
+            session.Upsert(StateKey.Of(key, KeyKind.Conversation, conversation), state);
+        }
+        if (_conversations.Count > CacheLimit)
+        {
+            var keep = new Dictionary<long, ConversationState>();
+            foreach (long conversation in _dirty)
+            {
+                keep[conversation] = _conversations[conversation];
+            }
+            foreach ((long conversation, _) in inFlight ?? [])
+            {
+                keep[conversation] = _conversations[conversation];
+            }
+            _conversations.Clear();
+            foreach ((long conversation, ConversationState state) in keep)
+            {
+                _conversations[conversation] = state;
+            }
+        }
+    }
+
+    public void Apply(scoped in JournalRecord record)
     {
         switch (record.Kind)
         {
             case RecordKind.MessageAppended:
-                ApplyMessage(record, visible);
+                ApplyMessage(record);
                 break;
             case RecordKind.MemberAdded:
                 ApplyMemberAdded(record.Conversation, record.User, record.Timestamp);
@@ -41,19 +115,7 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         }
     }
 
-    /// <summary>Makes a conversation's committed messages visible to readers (Commit mode, after the group commit).</summary>
-    public void PublishHead(long conversation)
-    {
-        Span<byte> key = stackalloc byte[StateKey.MaxLength];
-        ReadOnlySpan<byte> k = StateKey.Of(key, KeyKind.Conversation, conversation);
-        if (session.TryRead(k, out ConversationState state) && state.VisibleHead != state.Head)
-        {
-            state.VisibleHead = state.Head;
-            session.Upsert(k, state);
-        }
-    }
-
-    private void ApplyMessage(scoped in JournalRecord record, bool visible)
+    private void ApplyMessage(scoped in JournalRecord record)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
         var header = new MessageHeader
@@ -74,12 +136,8 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
                 new DedupeEntry { Conversation = record.Conversation, Seq = record.Seq, Timestamp = record.Timestamp });
         }
 
-        ConversationState state = StateQueries.Conversation(session, record.Conversation);
+        ConversationState state = GetConversation(record.Conversation);
         state.Head = Math.Max(state.Head, record.Seq);
-        if (visible)
-        {
-            state.VisibleHead = state.Head;
-        }
         state.LastTimestamp = Math.Max(state.LastTimestamp, record.Timestamp);
         if (record.Aux > 0)
         {
@@ -87,7 +145,7 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
             session.Delete(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Aux));
             state.EarliestSeq = Math.Max(state.EarliestSeq, record.Aux + 1);
         }
-        session.Upsert(StateKey.Of(key, KeyKind.Conversation, record.Conversation), state);
+        SetConversation(record.Conversation, state);
     }
 
     private void ApplyMemberAdded(long conversation, long user, long timestamp)
@@ -97,11 +155,11 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         {
             return; // already a member: replaying an add is harmless
         }
-        ConversationState conv = StateQueries.Conversation(session, conversation);
+        ConversationState conv = GetConversation(conversation);
         long index = conv.MemberCount++;
         session.Upsert(StateKey.Of(key, KeyKind.Member, conversation, user), new MemberEntry { Index = index, JoinedAt = timestamp });
         session.Upsert(StateKey.Of(key, KeyKind.MemberAt, conversation, index), new LongValue { Value = user });
-        session.Upsert(StateKey.Of(key, KeyKind.Conversation, conversation), conv);
+        SetConversation(conversation, conv);
 
         UserState userState = StateQueries.User(session, user);
         long position = userState.ConversationCount++;
@@ -117,12 +175,12 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         {
             return;
         }
-        ConversationState conv = StateQueries.Conversation(session, conversation);
+        ConversationState conv = GetConversation(conversation);
         RemoveFromList(KeyKind.MemberAt, conversation, member.Index, --conv.MemberCount,
             movedUser => session.Upsert(StateKey.Of(stackalloc byte[StateKey.MaxLength], KeyKind.Member, conversation, movedUser),
                 new MemberEntry { Index = member.Index, JoinedAt = JoinedAt(conversation, movedUser) }));
         session.Delete(StateKey.Of(key, KeyKind.Member, conversation, user));
-        session.Upsert(StateKey.Of(key, KeyKind.Conversation, conversation), conv);
+        SetConversation(conversation, conv);
 
         UserState userState = StateQueries.User(session, user);
         if (session.TryRead(StateKey.Of(key, KeyKind.UserConversation, user, conversation), out LongValue position))

@@ -15,6 +15,9 @@ internal sealed class StateStore : IDisposable
     private readonly DeviceLogCommitCheckpointManager _checkpoints;
     private readonly FasterKV<SpanByte, SpanByte> _kv;
     private readonly ConcurrentBag<StateSession> _readers = [];
+
+    /// <summary>Page size of the index's hybrid log: part of its on-disk format, so a constant (see <see cref="Journal.JournalLog.PageBytes"/>).</summary>
+    public const long PageBytes = 1L << 20;
     private int _readerCount;
 
     public StateStore(string directory, StoreOptions options)
@@ -24,16 +27,17 @@ internal sealed class StateStore : IDisposable
             new LocalStorageNamedDeviceFactory(),
             new DefaultCheckpointNamingScheme(checkpointDir),
             removeOutdated: false);
-        int pageBits = Math.Clamp((int)Math.Log2(options.IndexMemoryBytes / 8), 16, 22); // at least 8 pages in memory
         _device = Devices.CreateLogDevice(Path.Combine(directory, "hlog.log"));
         _settings = new FasterKVSettings<SpanByte, SpanByte>(baseDir: null)
         {
             LogDevice = _device,
             CheckpointManager = _checkpoints,
             MemorySize = options.IndexMemoryBytes,
-            PageSize = 1L << pageBits,
+            PageSize = PageBytes,
             IndexSize = options.IndexHashBytes,
             RemoveOutdatedCheckpoints = false,
+            // Per-record locks: presence is written from any thread, and records updated in place are read concurrently.
+            ConcurrencyControlMode = ConcurrencyControlMode.RecordIsolation,
         };
         _kv = new FasterKV<SpanByte, SpanByte>(_settings);
     }

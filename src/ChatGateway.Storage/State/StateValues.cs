@@ -5,13 +5,15 @@ namespace ChatGateway.Storage.State;
 // Values of the index, stored as their raw bytes (blittable, little-endian on every platform .NET runs
 // FASTER on). Each is read and written whole; adding a field means a new key kind, never a changed layout.
 
-/// <summary>Per conversation. VisibleHead trails Head while a group commit is in flight: readers see only
-/// what is durable (in Commit mode), so a seq a reader saw can never be lost and handed out again.</summary>
+/// <summary>
+/// Per conversation, as committed: the writer keeps its working copy in memory and writes this record only
+/// after the group commit that covers it (see <see cref="StateMachine"/>), so a reader that sees Head = n
+/// sees a durable n, which can never be lost and handed out again.
+/// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct ConversationState
 {
     public long Head;
-    public long VisibleHead;
     /// <summary>Lowest seq still held under the count limit (1 while nothing was deleted).</summary>
     public long EarliestSeq;
     public long MemberCount;

@@ -15,8 +15,7 @@ namespace ChatGateway.Storage.Writing;
 /// <para>
 /// One writer makes every decision race-free (no two writers can give out one seq) and keeps the index a
 /// function of the journal order, which is what makes replay exact. Readers never see a message before its
-/// commit: in Commit mode a conversation's visible head moves only after the commit (see
-/// <see cref="ConversationState.VisibleHead"/>).
+/// commit: a conversation's head in the index moves only after the commit (see <see cref="StateMachine"/>).
 /// </para>
 /// <para>
 /// Failure policy: an exception from the journal or the index leaves the in-memory index possibly ahead of
@@ -38,15 +37,15 @@ internal sealed class StoreWriter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _directory;
-    private readonly List<WriteCommand> _batch = [];
-    private readonly List<WriteResult> _results = [];
     private readonly List<WriteCommand> _checkpointRequests = [];
-    private readonly HashSet<long> _touched = [];
     private readonly byte[] _recordBuffer;
     private readonly PeriodicTimer _ticker;
     private readonly Task _loop;
     private readonly Task _tickLoop;
 
+    private readonly DriveInfo _drive;
+    private long _freeSpaceCheckedAt;
+    private bool _diskFull;
     private StoreMetadata _metadata;
     private long _lastCheckpointAt;
     private long _lastCommitAt;
@@ -65,6 +64,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         _time = time;
         _logger = logger;
         _recordBuffer = new byte[JournalCodec.EncodedLength(options.MaxBodyBytes)];
+        _drive = new DriveInfo(directory);
         _queue = Channel.CreateBounded<WriteCommand>(new BoundedChannelOptions(options.WriteQueueCapacity)
         {
             SingleReader = true,
@@ -119,12 +119,50 @@ internal sealed class StoreWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A batch between its execution and its completion: the commands, their results, the conversation
+    /// records it changed, and the commit that makes it durable.
+    /// </summary>
+    private sealed class Batch
+    {
+        public readonly List<WriteCommand> Commands = [];
+        public readonly List<WriteResult> Results = [];
+        public readonly List<KeyValuePair<long, ConversationState>> Conversations = [];
+        public ValueTask Commit;
+
+        public void Clear()
+        {
+            Commands.Clear();
+            Results.Clear();
+            Conversations.Clear();
+            Commit = default;
+        }
+    }
+
+    // Two batches alternate: while one waits for its commit (about 1 ms on this disk), the next is executed.
+    // Commits complete in journal order, so batches complete in order, and so do acknowledgements.
+    private Batch _executing = new();
+    private Batch _committing = new();
+    private bool _inFlight;
+
     private async Task RunAsync()
     {
         ChannelReader<WriteCommand> reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (true)
         {
-            while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out WriteCommand? command))
+            if (!reader.TryPeek(out _))
+            {
+                if (_inFlight)
+                {
+                    await FinishInFlightAsync().ConfigureAwait(false); // nothing to overlap with: wait here
+                    continue;
+                }
+                if (!await reader.WaitToReadAsync().ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+            while (_executing.Commands.Count < _options.MaxBatchSize && reader.TryRead(out WriteCommand? command))
             {
                 switch (command.Kind)
                 {
@@ -134,7 +172,7 @@ internal sealed class StoreWriter : IAsyncDisposable
                         _checkpointRequests.Add(command);
                         break;
                     default:
-                        _batch.Add(command);
+                        _executing.Commands.Add(command);
                         break;
                 }
             }
@@ -146,9 +184,19 @@ internal sealed class StoreWriter : IAsyncDisposable
             }
             try
             {
-                if (_batch.Count > 0)
+                if (_executing.Commands.Count > 0 && DiskFull())
                 {
-                    await ProcessBatchAsync().ConfigureAwait(false);
+                    RefuseAll(_executing);
+                }
+                if (_executing.Commands.Count > 0)
+                {
+                    Execute(_executing);
+                    if (_inFlight)
+                    {
+                        await FinishInFlightAsync().ConfigureAwait(false);
+                    }
+                    (_executing, _committing) = (_committing, _executing);
+                    _inFlight = true;
                 }
                 await MaintainAsync().ConfigureAwait(false);
             }
@@ -168,50 +216,87 @@ internal sealed class StoreWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>Free space is checked at most every 100 ms (one statvfs call), before a batch is executed.</summary>
+    private bool DiskFull()
+    {
+        long now = _time.GetTimestamp();
+        if (_time.GetElapsedTime(_freeSpaceCheckedAt, now) >= TimeSpan.FromMilliseconds(100))
+        {
+            _freeSpaceCheckedAt = now;
+            bool full = _drive.AvailableFreeSpace < _options.RequiredFreeBytes;
+            if (full != _diskFull)
+            {
+                _logger.Log(full ? LogLevel.Error : LogLevel.Information,
+                    full ? "Store at {Directory}: {Free} bytes free, below the {Required} it needs; refusing writes until space is freed"
+                         : "Store at {Directory}: {Free} bytes free again; accepting writes", _directory, _drive.AvailableFreeSpace, _options.RequiredFreeBytes);
+            }
+            _diskFull = full;
+        }
+        return _diskFull;
+    }
+
+    private void RefuseAll(Batch batch)
+    {
+        var error = new StoreDiskFullException($"the store's disk has less than {_options.RequiredFreeBytes} bytes free; the write was refused and nothing was written");
+        foreach (WriteCommand command in batch.Commands)
+        {
+            command.ReleaseBody();
+            command.Fail(error);
+        }
+        batch.Clear();
+    }
+
     private void FailAll(Exception cause)
     {
         var error = new StoreFaultedException("the store stopped after an I/O failure; reopen it to recover", cause);
-        foreach (WriteCommand command in _batch)
+        foreach (Batch batch in new[] { _committing, _executing })
         {
-            command.Fail(error);
+            foreach (WriteCommand command in batch.Commands)
+            {
+                command.Fail(error);
+            }
+            batch.Clear();
         }
+        _inFlight = false;
         foreach (WriteCommand command in _checkpointRequests)
         {
             command.Fail(error);
         }
-        _batch.Clear();
-        _results.Clear();
         _checkpointRequests.Clear();
     }
 
-    private async Task ProcessBatchAsync()
+    /// <summary>Decides and journals every command of the batch, then starts its commit (Commit mode).</summary>
+    private void Execute(Batch batch)
     {
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         long recordsBefore = Records;
-        foreach (WriteCommand command in _batch)
+        foreach (WriteCommand command in batch.Commands)
         {
-            _results.Add(Execute(command, now));
+            batch.Results.Add(Execute(command, now));
             command.ReleaseBody();
         }
-
+        _machine.TakeChanges(batch.Conversations);
         if (Records != recordsBefore && _options.Durability == DurabilityMode.Commit)
         {
-            await _journal.CommitAsync().ConfigureAwait(false);
-            _lastCommitAt = _time.GetTimestamp();
-            foreach (long conversation in _touched)
-            {
-                _machine.PublishHead(conversation);
-            }
+            batch.Commit = _journal.CommitAsync();
         }
-        _touched.Clear();
-        Batches++;
+    }
 
-        for (int i = 0; i < _batch.Count; i++)
+    /// <summary>Waits for the batch in flight to be durable, publishes its conversation heads, acknowledges it.</summary>
+    private async Task FinishInFlightAsync()
+    {
+        Batch batch = _committing;
+        await batch.Commit.ConfigureAwait(false);
+        _lastCommitAt = _time.GetTimestamp();
+        // Committed (or, in Relaxed mode, acknowledged): readers may see these heads now.
+        _machine.WriteChanges(batch.Conversations, _executing.Conversations);
+        Batches++;
+        for (int i = 0; i < batch.Commands.Count; i++)
         {
-            _batch[i].Complete(_results[i]);
+            batch.Commands[i].Complete(batch.Results[i]);
         }
-        _batch.Clear();
-        _results.Clear();
+        batch.Clear();
+        _inFlight = false;
     }
 
     private WriteResult Execute(WriteCommand command, long now)
@@ -272,7 +357,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             return new WriteResult(WriteStatus.Duplicate, original.Conversation, original.Seq, original.Timestamp);
         }
 
-        ConversationState state = StateQueries.Conversation(_session, command.Conversation);
+        ConversationState state = _machine.GetConversation(command.Conversation);
         long seq = state.Head + 1;
         long timestamp = Math.Max(now, state.LastTimestamp);
         long keep = _options.RetainMessagesPerConversation;
@@ -288,7 +373,6 @@ internal sealed class StoreWriter : IAsyncDisposable
             ClientId = command.ClientId,
             Body = command.BodySpan,
         });
-        _touched.Add(command.Conversation);
         return new WriteResult(WriteStatus.Ok, command.Conversation, seq, timestamp);
     }
 
@@ -296,7 +380,7 @@ internal sealed class StoreWriter : IAsyncDisposable
     {
         int length = JournalCodec.Encode(_recordBuffer, record);
         _journal.Append(_recordBuffer.AsSpan(0, length));
-        _machine.Apply(record, visible: _options.Durability == DurabilityMode.Relaxed);
+        _machine.Apply(record);
         Records++;
     }
 
@@ -318,6 +402,10 @@ internal sealed class StoreWriter : IAsyncDisposable
         if (reason is null)
         {
             return;
+        }
+        if (_inFlight)
+        {
+            await FinishInFlightAsync().ConfigureAwait(false); // a checkpoint needs everything applied to be committed
         }
         await CheckpointAsync(reason).ConfigureAwait(false);
         foreach (WriteCommand request in _checkpointRequests)
