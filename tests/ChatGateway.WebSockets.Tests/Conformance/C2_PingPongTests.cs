@@ -63,7 +63,12 @@ public sealed class C2_PingPongTests
         ReceivedFrame next = await client.ReceiveFrameAsync();
         Assert.Equal((WebSocketOpcode.Text, "after"), (next.Opcode, next.Text));
     }
+}
 
+/// <summary>Server-initiated keep-alive pings (deadline-driven).</summary>
+[Collection(TimingCollection.Name)]
+public sealed class C2_KeepAliveTests
+{
     [Fact]
     public async Task A_silent_connection_is_pinged_by_the_server()
     {

@@ -101,27 +101,6 @@ public sealed class HandshakeTests
     }
 
     [Fact]
-    public async Task A_slow_client_gets_408_when_the_handshake_timeout_passes()
-    {
-        await using EchoServer server = await EchoServer.StartAsync(o => o.HandshakeTimeout = TimeSpan.FromMilliseconds(300));
-        await using RawClient client = await RawClient.OpenAsync(server.Port);
-
-        await client.SendRawAsync(Encoding.ASCII.GetBytes("GET /ws HTTP/1.1\r\nHost: x\r\n"));
-
-        Assert.Equal(408, (await client.ReadHttpAnswerAsync()).Status);
-        await client.ExpectEndOfStreamAsync();
-    }
-
-    [Fact]
-    public async Task A_client_that_connects_and_sends_nothing_is_dropped_after_the_handshake_timeout()
-    {
-        await using EchoServer server = await EchoServer.StartAsync(o => o.HandshakeTimeout = TimeSpan.FromMilliseconds(300));
-        await using RawClient client = await RawClient.OpenAsync(server.Port);
-
-        await client.ExpectEndOfStreamAsync();
-    }
-
-    [Fact]
     public async Task A_subprotocol_is_chosen_only_from_those_offered()
     {
         await using EchoServer server = await EchoServer.StartAsync(o => o.Subprotocols = ["chat.v2", "chat.v1"]);
@@ -189,5 +168,31 @@ public sealed class HandshakeTests
     public void The_accept_key_matches_the_RFC_example()
     {
         Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", HandshakeValidator.ComputeAcceptKey("dGhlIHNhbXBsZSBub25jZQ=="));
+    }
+}
+
+/// <summary>Handshake deadlines.</summary>
+[Collection(TimingCollection.Name)]
+public sealed class HandshakeTimeoutTests
+{
+    [Fact]
+    public async Task A_slow_client_gets_408_when_the_handshake_timeout_passes()
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o => o.HandshakeTimeout = TimeSpan.FromMilliseconds(300));
+        await using RawClient client = await RawClient.OpenAsync(server.Port);
+
+        await client.SendRawAsync(Encoding.ASCII.GetBytes("GET /ws HTTP/1.1\r\nHost: x\r\n"));
+
+        Assert.Equal(408, (await client.ReadHttpAnswerAsync()).Status);
+        await client.ExpectEndOfStreamAsync();
+    }
+
+    [Fact]
+    public async Task A_client_that_connects_and_sends_nothing_is_dropped_after_the_handshake_timeout()
+    {
+        await using EchoServer server = await EchoServer.StartAsync(o => o.HandshakeTimeout = TimeSpan.FromMilliseconds(300));
+        await using RawClient client = await RawClient.OpenAsync(server.Port);
+
+        await client.ExpectEndOfStreamAsync();
     }
 }
