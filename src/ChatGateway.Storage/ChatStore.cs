@@ -158,7 +158,7 @@ public sealed class ChatStore : IAsyncDisposable
                 }
             }
             // The scan stopped before the committed end: what lies between could not be read.
-            return (replayed, address < to && replayed > 0 && iterator.NextAddress < to ? iterator.NextAddress : null);
+            return (replayed, iterator.NextAddress < to ? iterator.NextAddress : null);
         }
         catch (Exception ex) when (ex is FasterException or IOException or InvalidOperationException or ArgumentException)
         {
@@ -399,11 +399,7 @@ public sealed class ChatStore : IAsyncDisposable
         StateSession session = _state.RentReader();
         try
         {
-            long count = StateQueries.Conversation(session, conversation).MemberCount;
-            for (long i = 0; i < count; i++)
-            {
-                members.Add(StateQueries.ListItem(session, KeyKind.MemberAt, conversation, i));
-            }
+            StateQueries.ReadList(session, KeyKind.MemberAt, conversation, StateQueries.Conversation(session, conversation).MemberCount, members);
         }
         finally
         {
@@ -418,11 +414,7 @@ public sealed class ChatStore : IAsyncDisposable
         StateSession session = _state.RentReader();
         try
         {
-            long count = StateQueries.User(session, user).ConversationCount;
-            for (long i = 0; i < count; i++)
-            {
-                conversations.Add(StateQueries.ListItem(session, KeyKind.UserConversationAt, user, i));
-            }
+            StateQueries.ReadList(session, KeyKind.UserConversationAt, user, StateQueries.User(session, user).ConversationCount, conversations);
         }
         finally
         {

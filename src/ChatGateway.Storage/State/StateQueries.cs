@@ -51,6 +51,15 @@ internal static class StateQueries
                && TryGetPendingEntry(session, user, position.Value, out entry);
     }
 
+    /// <summary>Appends the <paramref name="count"/> items of a dense list (members of a conversation, conversations of a user).</summary>
+    public static void ReadList(StateSession session, KeyKind kind, long owner, long count, List<long> items)
+    {
+        for (long i = 0; i < count; i++)
+        {
+            items.Add(ListItem(session, kind, owner, i));
+        }
+    }
+
     public static long ListItem(StateSession session, KeyKind kind, long owner, long index)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
