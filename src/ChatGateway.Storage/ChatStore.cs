@@ -253,16 +253,10 @@ public sealed class ChatStore : IAsyncDisposable
 
     public ConversationInfo GetConversation(long conversation)
     {
-        StateSession session = _state.RentReader();
-        try
-        {
-            ConversationState state = StateQueries.Conversation(session, conversation);
-            return new ConversationInfo(conversation, state.Head, EarliestAvailable(session, conversation, state), state.MemberCount, state.LastTimestamp);
-        }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        ConversationState state = StateQueries.Conversation(session, conversation);
+        return new ConversationInfo(conversation, state.Head, EarliestAvailable(session, conversation, state), state.MemberCount, state.LastTimestamp);
     }
 
     /// <summary>
@@ -272,55 +266,46 @@ public sealed class ChatStore : IAsyncDisposable
     /// </summary>
     public void ReadRange(long conversation, long fromSeq, int limit, MessagePage page)
     {
-        page.Reset();
-        StateSession session = _state.RentReader();
-        try
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        ConversationState state = BeginPage(session, conversation, page, out long earliest);
+        long from = Math.Max(fromSeq, 1);
+        if (from < earliest)
         {
-            ConversationState state = StateQueries.Conversation(session, conversation);
-            long earliest = EarliestAvailable(session, conversation, state);
-            page.Head = state.Head;
-            page.EarliestAvailable = earliest;
-            long from = Math.Max(fromSeq, 1);
-            if (from < earliest)
-            {
-                page.Truncated = true;
-                from = earliest;
-            }
-            long to = Math.Min(state.Head, from + Math.Max(limit, 0) - 1);
-            ReadMessages(session, conversation, from, to, page);
-            page.HasMore = to < state.Head;
+            page.Truncated = true;
+            from = earliest;
         }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        long to = Math.Min(state.Head, from + Math.Max(limit, 0) - 1);
+        ReadMessages(session, conversation, from, to, page);
+        page.HasMore = to < state.Head;
     }
 
     /// <summary>Reads up to <paramref name="limit"/> committed messages just before <paramref name="beforeSeq"/>, oldest first.</summary>
     public void ReadHistory(long conversation, long beforeSeq, int limit, MessagePage page)
     {
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        ConversationState state = BeginPage(session, conversation, page, out long earliest);
+        long to = Math.Min(beforeSeq - 1, state.Head);
+        long from = to - Math.Max(limit, 0) + 1;
+        if (from < earliest)
+        {
+            page.Truncated = earliest > 1 && to >= 1;
+            from = earliest;
+        }
+        ReadMessages(session, conversation, from, to, page);
+        page.HasMore = from > earliest;
+    }
+
+    /// <summary>Starts a page: the conversation's committed state, and the earliest seq retention still holds.</summary>
+    private ConversationState BeginPage(StateSession session, long conversation, MessagePage page, out long earliest)
+    {
         page.Reset();
-        StateSession session = _state.RentReader();
-        try
-        {
-            ConversationState state = StateQueries.Conversation(session, conversation);
-            long earliest = EarliestAvailable(session, conversation, state);
-            page.Head = state.Head;
-            page.EarliestAvailable = earliest;
-            long to = Math.Min(beforeSeq - 1, state.Head);
-            long from = to - Math.Max(limit, 0) + 1;
-            if (from < earliest)
-            {
-                page.Truncated = earliest > 1 && to >= 1;
-                from = earliest;
-            }
-            ReadMessages(session, conversation, from, to, page);
-            page.HasMore = from > earliest;
-        }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        ConversationState state = StateQueries.Conversation(session, conversation);
+        earliest = EarliestAvailable(session, conversation, state);
+        page.Head = state.Head;
+        page.EarliestAvailable = earliest;
+        return state;
     }
 
     private void ReadMessages(StateSession session, long conversation, long from, long to, MessagePage page)
@@ -381,45 +366,27 @@ public sealed class ChatStore : IAsyncDisposable
 
     public bool IsMember(long conversation, long user)
     {
-        StateSession session = _state.RentReader();
-        try
-        {
-            return StateQueries.IsMember(session, conversation, user);
-        }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        return StateQueries.IsMember(session, conversation, user);
     }
 
     /// <summary>Fills <paramref name="members"/> with the conversation's members (in no particular order).</summary>
     public void GetMembers(long conversation, List<long> members)
     {
         members.Clear();
-        StateSession session = _state.RentReader();
-        try
-        {
-            StateQueries.ReadList(session, KeyKind.MemberAt, conversation, StateQueries.Conversation(session, conversation).MemberCount, members);
-        }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        StateQueries.ReadList(session, KeyKind.MemberAt, conversation, StateQueries.Conversation(session, conversation).MemberCount, members);
     }
 
     /// <summary>Fills <paramref name="conversations"/> with the conversations a user is a member of.</summary>
     public void GetConversationsOf(long user, List<long> conversations)
     {
         conversations.Clear();
-        StateSession session = _state.RentReader();
-        try
-        {
-            StateQueries.ReadList(session, KeyKind.UserConversationAt, user, StateQueries.User(session, user).ConversationCount, conversations);
-        }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        StateQueries.ReadList(session, KeyKind.UserConversationAt, user, StateQueries.User(session, user).ConversationCount, conversations);
     }
 
     /// <summary>Reads up to <paramref name="max"/> entries of a user's pending queue, oldest first.</summary>
@@ -427,26 +394,20 @@ public sealed class ChatStore : IAsyncDisposable
     {
         page.Reset();
         long expiredBefore = _time.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.PendingTtl.TotalMilliseconds;
-        StateSession session = _state.RentReader();
-        try
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        PendingHeader header = StateQueries.PendingHeader(session, user);
+        page.Dropped = header.Dropped;
+        long position = header.Head;
+        for (; position < header.Tail && page.Items.Count < max; position++)
         {
-            PendingHeader header = StateQueries.PendingHeader(session, user);
-            page.Dropped = header.Dropped;
-            long position = header.Head;
-            for (; position < header.Tail && page.Items.Count < max; position++)
+            if (StateQueries.TryGetPendingEntry(session, user, position, out PendingEntry entry))
             {
-                if (StateQueries.TryGetPendingEntry(session, user, position, out PendingEntry entry))
-                {
-                    page.Items.Add(new PendingItem(position, entry.Conversation, entry.FromSeq, entry.ToSeq, entry.LastAt, entry.LastAt < expiredBefore));
-                }
+                page.Items.Add(new PendingItem(position, entry.Conversation, entry.FromSeq, entry.ToSeq, entry.LastAt, entry.LastAt < expiredBefore));
             }
-            page.NextPosition = position;
-            page.HasMore = position < header.Tail;
         }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        page.NextPosition = position;
+        page.HasMore = position < header.Tail;
     }
 
     // ---------------------------------------------------------------- presence
@@ -458,35 +419,23 @@ public sealed class ChatStore : IAsyncDisposable
     public void SetPresence(long user, long lastSeenUnixMs, int status)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
-        StateSession session = _state.RentReader();
-        try
-        {
-            session.Upsert(StateKey.Of(key, KeyKind.Presence, user), new PresenceRecord { LastSeen = lastSeenUnixMs, Status = status });
-        }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        session.Upsert(StateKey.Of(key, KeyKind.Presence, user), new PresenceRecord { LastSeen = lastSeenUnixMs, Status = status });
     }
 
     public bool TryGetPresence(long user, out PresenceInfo presence)
     {
         presence = default;
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
-        StateSession session = _state.RentReader();
-        try
+        using StateStore.Reader reader = _state.RentReader();
+        StateSession session = reader.Session;
+        if (!session.TryRead(StateKey.Of(key, KeyKind.Presence, user), out PresenceRecord record))
         {
-            if (!session.TryRead(StateKey.Of(key, KeyKind.Presence, user), out PresenceRecord record))
-            {
-                return false;
-            }
-            presence = new PresenceInfo(user, record.LastSeen, (int)record.Status);
-            return true;
+            return false;
         }
-        finally
-        {
-            _state.ReturnReader(session);
-        }
+        presence = new PresenceInfo(user, record.LastSeen, (int)record.Status);
+        return true;
     }
 
     /// <summary>

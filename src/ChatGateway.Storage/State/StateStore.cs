@@ -18,7 +18,6 @@ internal sealed class StateStore : IDisposable
 
     /// <summary>Page size of the index's hybrid log: part of its on-disk format, so a constant (see <see cref="Journal.JournalLog.PageBytes"/>).</summary>
     public const long PageBytes = 1L << 20;
-    private int _readerCount;
 
     public StateStore(string directory, StoreOptions options)
     {
@@ -46,18 +45,23 @@ internal sealed class StateStore : IDisposable
 
     public StateSession NewSession() => new(_kv);
 
-    /// <summary>Rents a reader session (one per concurrent reader; they are kept for reuse).</summary>
-    public StateSession RentReader()
+    /// <summary>A rented reader session, returned to the pool when disposed (<c>using Reader reader = store.RentReader();</c>).</summary>
+    public readonly struct Reader(StateStore store, StateSession session) : IDisposable
     {
-        if (_readers.TryTake(out StateSession? session))
-        {
-            return session;
-        }
-        Interlocked.Increment(ref _readerCount);
-        return new StateSession(_kv);
+        public StateSession Session => session;
+
+        public void Dispose() => store._readers.Add(session);
     }
 
-    public void ReturnReader(StateSession session) => _readers.Add(session);
+    /// <summary>Rents a reader session (one per concurrent reader; they are kept for reuse).</summary>
+    public Reader RentReader()
+    {
+        if (!_readers.TryTake(out StateSession? session))
+        {
+            session = new StateSession(_kv);
+        }
+        return new Reader(this, session);
+    }
 
     /// <summary>A full (index + log) snapshot checkpoint. The caller makes sure no write is half-applied.</summary>
     public async Task<Guid> CheckpointAsync()
