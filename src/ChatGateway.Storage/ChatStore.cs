@@ -56,7 +56,8 @@ public sealed class ChatStore : IAsyncDisposable
     /// <summary>1 for a new store; increases each time the store is opened after a crash (see <see cref="DurabilityMode.Relaxed"/>).</summary>
     public long Incarnation => _writer.Metadata.Incarnation;
 
-    public StoreStats Stats => new(_writer.Batches, _writer.Records, _writer.Checkpoints, _journal.TailAddress - _journal.BeginAddress, Incarnation);
+    public StoreStats Stats => new(_writer.Batches, _writer.Records, _writer.Checkpoints, _journal.TailAddress - _journal.BeginAddress,
+        _journal.CommittedUntilAddress - _journal.BeginAddress, Incarnation);
 
     /// <summary>Opens (creating if needed) the store in <see cref="StoreOptions.Directory"/> and recovers it.</summary>
     public static async Task<ChatStore> OpenAsync(StoreOptions options, ILogger? logger = null, TimeProvider? time = null)
@@ -89,7 +90,8 @@ public sealed class ChatStore : IAsyncDisposable
             var machine = new StateMachine(session, options.MaxBodyBytes);
 
             long replayFrom = Math.Max(metadata.ReplayFrom, journal.BeginAddress);
-            long bytesPastCommit = saved is { CleanShutdown: false } ? journal.BytesPastCommit() : 0;
+            bool crashed = saved is { CleanShutdown: false };
+            long bytesPastCommit = crashed ? journal.BytesPastCommit() : 0;
             (long replayed, long? damagedAt) = Replay(journal, machine, replayFrom, logger);
             machine.FlushConversations();
             if (damagedAt is not null)
@@ -100,7 +102,6 @@ public sealed class ChatStore : IAsyncDisposable
                 journal.Dispose();
                 journal = new JournalLog(Path.Combine(directory, "journal"), options);
             }
-            bool crashed = saved is { CleanShutdown: false };
             metadata = metadata with { Incarnation = metadata.Incarnation + (crashed ? 1 : 0), CleanShutdown = false };
             metadata.Save(directory);
 

@@ -84,7 +84,7 @@ internal sealed class StoreWriter : IAsyncDisposable
     {
         if (_fault is { } fault)
         {
-            command.Fail(new StoreFaultedException("the store stopped after an I/O failure; reopen it to recover", fault));
+            command.Fail(Faulted(fault));
             return command.AsValueTask();
         }
         return _queue.Writer.TryWrite(command) ? command.AsValueTask() : SubmitSlowAsync(command);
@@ -218,17 +218,16 @@ internal sealed class StoreWriter : IAsyncDisposable
     /// <summary>Free space is checked before every batch: one statvfs call, about a microsecond.</summary>
     private bool DiskFull()
     {
+        long free = _drive.AvailableFreeSpace;
+        bool full = free < _options.RequiredFreeBytes;
+        if (full != _diskFull)
         {
-            bool full = _drive.AvailableFreeSpace < _options.RequiredFreeBytes;
-            if (full != _diskFull)
-            {
-                _logger.Log(full ? LogLevel.Error : LogLevel.Information,
-                    full ? "Store at {Directory}: {Free} bytes free, below the {Required} it needs; refusing writes until space is freed"
-                         : "Store at {Directory}: {Free} bytes free again; accepting writes", _directory, _drive.AvailableFreeSpace, _options.RequiredFreeBytes);
-            }
+            _logger.Log(full ? LogLevel.Error : LogLevel.Information,
+                full ? "Store at {Directory}: {Free} bytes free, below the {Required} it needs; refusing writes until space is freed"
+                     : "Store at {Directory}: {Free} bytes free again; accepting writes", _directory, free, _options.RequiredFreeBytes);
             _diskFull = full;
         }
-        return _diskFull;
+        return full;
     }
 
     private void RefuseAll(Batch batch)
@@ -242,9 +241,12 @@ internal sealed class StoreWriter : IAsyncDisposable
         batch.Clear();
     }
 
+    private static StoreFaultedException Faulted(Exception cause) =>
+        new("the store stopped after an I/O failure; reopen it to recover", cause);
+
     private void FailAll(Exception cause)
     {
-        var error = new StoreFaultedException("the store stopped after an I/O failure; reopen it to recover", cause);
+        StoreFaultedException error = Faulted(cause);
         foreach (Batch batch in new[] { _committing, _executing })
         {
             foreach (WriteCommand command in batch.Commands)
@@ -283,7 +285,6 @@ internal sealed class StoreWriter : IAsyncDisposable
     {
         Batch batch = _committing;
         await batch.Commit.ConfigureAwait(false);
-        _lastCommitAt = _time.GetTimestamp();
         // Committed (or, in Relaxed mode, acknowledged): readers may see these heads now.
         _machine.WriteChanges(batch.Conversations, _executing.Conversations);
         Batches++;
