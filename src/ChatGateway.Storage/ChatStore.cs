@@ -212,6 +212,26 @@ public sealed class ChatStore : IAsyncDisposable
 
     public ValueTask<WriteResult> AddMemberAsync(long conversation, long user) => SubmitMembership(WriteKind.AddMember, conversation, user);
 
+    /// <summary>
+    /// Creates a conversation with <paramref name="creator"/> as its first member, only if the id is unused
+    /// (no member, no message): otherwise <see cref="WriteStatus.Exists"/> and nothing is written.
+    /// </summary>
+    public ValueTask<WriteResult> CreateConversationAsync(long conversation, long creator) =>
+        SubmitMembership(WriteKind.CreateConversation, conversation, creator);
+
+    /// <summary>
+    /// Records that <paramref name="user"/> has read <paramref name="conversation"/> up to <paramref name="seq"/>
+    /// (clamped to the head). Positions only move forward: an older mark is <see cref="WriteStatus.NoChange"/>.
+    /// </summary>
+    public ValueTask<WriteResult> MarkReadAsync(long user, long conversation, long seq)
+    {
+        WriteCommand command = WriteCommand.Rent(WriteKind.MarkRead);
+        command.User = user;
+        command.Conversation = conversation;
+        command.Seq = seq;
+        return Submit(command);
+    }
+
     public ValueTask<WriteResult> RemoveMemberAsync(long conversation, long user) => SubmitMembership(WriteKind.RemoveMember, conversation, user);
 
     /// <summary>Notes that <paramref name="user"/> has not received <paramref name="seq"/> of a conversation (see <see cref="ReadPending"/>).</summary>
@@ -363,6 +383,13 @@ public sealed class ChatStore : IAsyncDisposable
             }
         }
         return low;
+    }
+
+    /// <summary>The highest seq <paramref name="user"/> marked read in <paramref name="conversation"/>; 0 when none.</summary>
+    public long GetReadPosition(long user, long conversation)
+    {
+        using StateStore.Reader reader = _state.RentReader();
+        return StateQueries.ReadPosition(reader.Session, user, conversation);
     }
 
     public bool IsMember(long conversation, long user)

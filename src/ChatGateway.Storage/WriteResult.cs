@@ -12,6 +12,8 @@ public enum WriteStatus
     AlreadyMember,
     /// <summary>The change was already in effect (a pending entry already covering the seq, an ack behind the queue head).</summary>
     NoChange,
+    /// <summary>Create: the conversation id is taken (it has members or messages): nothing was written.</summary>
+    Exists,
 }
 
 /// <summary>Outcome of a journaled write.</summary>

@@ -39,7 +39,7 @@ internal static class JournalCodec
         record = default;
         if (source.Length < HeaderSize + TrailerSize
             || Crc32C.Compute(source[..^TrailerSize]) != BinaryPrimitives.ReadUInt32LittleEndian(source[^TrailerSize..])
-            || source[0] != Format || source[1] is < 1 or > 5)
+            || source[0] != Format || source[1] is < 1 or > 6)
         {
             return false;
         }

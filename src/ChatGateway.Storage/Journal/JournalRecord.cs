@@ -11,6 +11,7 @@ namespace ChatGateway.Storage.Journal;
 /// <item>MemberAdded / MemberRemoved: Conversation, User, Timestamp.</item>
 /// <item>PendingEnqueued: User, Conversation, Seq, Timestamp, Aux (queue depth limit).</item>
 /// <item>PendingAcked: User, Aux (position acknowledged up to, exclusive), Timestamp.</item>
+/// <item>ReadMarked: User, Conversation, Seq (read up to, inclusive), Timestamp.</item>
 /// </list>
 /// </summary>
 internal ref struct JournalRecord

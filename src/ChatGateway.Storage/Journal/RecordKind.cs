@@ -8,4 +8,5 @@ internal enum RecordKind : byte
     MemberRemoved = 3,
     PendingEnqueued = 4,
     PendingAcked = 5,
+    ReadMarked = 6,
 }

@@ -15,4 +15,5 @@ internal enum KeyKind : byte
     PendingEntry = 10,       // [user][position]    -> PendingEntry
     PendingByConversation = 11, // [user][conv]     -> LongValue (position of that conversation's entry)
     Presence = 12,           // [user]              -> PresenceRecord (not journaled)
+    ReadPosition = 13,       // [user][conv]        -> LongValue (highest seq the user marked read)
 }

@@ -110,6 +110,9 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
             case RecordKind.PendingAcked:
                 ApplyPendingAcked(record.User, record.Aux);
                 break;
+            case RecordKind.ReadMarked:
+                ApplyReadMarked(record.User, record.Conversation, record.Seq);
+                break;
             default:
                 throw new StoreCorruptedException($"unknown journal record kind {record.Kind}");
         }
@@ -257,6 +260,12 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         header.Head = upTo;
         header.Dropped = 0; // the client has been told about the truncation and acknowledged past it
         session.Upsert(StateKey.Of(key, KeyKind.PendingHeader, user), header);
+    }
+
+    private void ApplyReadMarked(long user, long conversation, long seq)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        session.Upsert(StateKey.Of(key, KeyKind.ReadPosition, user, conversation), new LongValue { Value = seq });
     }
 
     private void DeletePendingEntry(long user, long position)

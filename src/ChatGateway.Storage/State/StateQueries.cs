@@ -23,6 +23,13 @@ internal static class StateQueries
         return session.TryRead(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), out entry);
     }
 
+    /// <summary>The highest seq <paramref name="user"/> marked read in <paramref name="conversation"/>; 0 when none.</summary>
+    public static long ReadPosition(StateSession session, long user, long conversation)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.TryRead(StateKey.Of(key, KeyKind.ReadPosition, user, conversation), out LongValue seq) ? seq.Value : 0;
+    }
+
     public static UserState User(StateSession session, long user)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];

@@ -309,6 +309,29 @@ internal sealed class StoreWriter : IAsyncDisposable
                 }
                 Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = command.User, Timestamp = now });
                 return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
+            case WriteKind.CreateConversation:
+                // Atomic with respect to every other write: the caller picks an id and learns here whether it
+                // is still free (no member and no message ever), so two creators can never share one id.
+                ConversationState existing = _machine.GetConversation(command.Conversation);
+                if (existing.MemberCount > 0 || existing.Head > 0)
+                {
+                    return new WriteResult(WriteStatus.Exists, command.Conversation);
+                }
+                Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = command.User, Timestamp = now });
+                return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
+            case WriteKind.MarkRead:
+                if (!StateQueries.IsMember(_session, command.Conversation, command.User))
+                {
+                    return new WriteResult(WriteStatus.NotMember, command.Conversation);
+                }
+                long head = _machine.GetConversation(command.Conversation).Head;
+                long readUpTo = Math.Min(command.Seq, head);
+                if (readUpTo <= StateQueries.ReadPosition(_session, command.User, command.Conversation))
+                {
+                    return new WriteResult(WriteStatus.NoChange, command.Conversation, readUpTo);
+                }
+                Append(new JournalRecord { Kind = RecordKind.ReadMarked, User = command.User, Conversation = command.Conversation, Seq = readUpTo, Timestamp = now });
+                return new WriteResult(WriteStatus.Ok, command.Conversation, readUpTo, now);
             case WriteKind.RemoveMember:
                 if (!StateQueries.IsMember(_session, command.Conversation, command.User))
                 {
