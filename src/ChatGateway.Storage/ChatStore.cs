@@ -213,11 +213,18 @@ public sealed class ChatStore : IAsyncDisposable
     public ValueTask<WriteResult> AddMemberAsync(long conversation, long user) => SubmitMembership(WriteKind.AddMember, conversation, user);
 
     /// <summary>
-    /// Creates a conversation with <paramref name="creator"/> as its first member, only if the id is unused
-    /// (no member, no message): otherwise <see cref="WriteStatus.Exists"/> and nothing is written.
+    /// Creates a conversation with <paramref name="creator"/> and <paramref name="members"/> (duplicates ignored),
+    /// only if the id is unused (no member, no message): otherwise <see cref="WriteStatus.Exists"/> and nothing
+    /// is written. All its records go into one batch.
     /// </summary>
-    public ValueTask<WriteResult> CreateConversationAsync(long conversation, long creator) =>
-        SubmitMembership(WriteKind.CreateConversation, conversation, creator);
+    public ValueTask<WriteResult> CreateConversationAsync(long conversation, long creator, long[]? members = null)
+    {
+        WriteCommand command = WriteCommand.Rent(WriteKind.CreateConversation);
+        command.Conversation = conversation;
+        command.User = creator;
+        command.Members = members;
+        return Submit(command);
+    }
 
     /// <summary>
     /// Records that <paramref name="user"/> has read <paramref name="conversation"/> up to <paramref name="seq"/>

@@ -33,6 +33,19 @@ public sealed class ConversationCreationTests
     }
 
     [Fact]
+    public async Task Create_adds_every_listed_member_once()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+
+        Assert.Equal(WriteStatus.Ok, (await store.CreateConversationAsync(4, 1, [2, 3, 2, 1])).Status);
+
+        var members = new List<long>();
+        store.GetMembers(4, members);
+        Assert.Equal(new long[] { 1, 2, 3 }, members.Order());
+    }
+
+    [Fact]
     public async Task An_id_with_messages_counts_as_taken()
     {
         await using var temp = new TempStore();

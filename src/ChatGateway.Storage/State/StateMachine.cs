@@ -262,6 +262,19 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         session.Upsert(StateKey.Of(key, KeyKind.PendingHeader, user), header);
     }
 
+    /// <summary>Raises the ToSeq/LastAt hints of a queued entry in the index only (see the writer's EnqueuePending).</summary>
+    public void ExtendPending(long user, long conversation, long seq, long timestamp)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        if (session.TryRead(StateKey.Of(key, KeyKind.PendingByConversation, user, conversation), out LongValue position)
+            && session.TryRead(StateKey.Of(key, KeyKind.PendingEntry, user, position.Value), out PendingEntry entry))
+        {
+            entry.ToSeq = Math.Max(entry.ToSeq, seq);
+            entry.LastAt = Math.Max(entry.LastAt, timestamp);
+            session.Upsert(StateKey.Of(key, KeyKind.PendingEntry, user, position.Value), entry);
+        }
+    }
+
     private void ApplyReadMarked(long user, long conversation, long seq)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];

@@ -318,6 +318,13 @@ internal sealed class StoreWriter : IAsyncDisposable
                     return new WriteResult(WriteStatus.Exists, command.Conversation);
                 }
                 Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = command.User, Timestamp = now });
+                foreach (long member in command.Members ?? [])
+                {
+                    if (!StateQueries.IsMember(_session, command.Conversation, member))
+                    {
+                        Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = member, Timestamp = now });
+                    }
+                }
                 return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
             case WriteKind.MarkRead:
                 if (!StateQueries.IsMember(_session, command.Conversation, command.User))
@@ -340,8 +347,16 @@ internal sealed class StoreWriter : IAsyncDisposable
                 Append(new JournalRecord { Kind = RecordKind.MemberRemoved, Conversation = command.Conversation, User = command.User, Timestamp = now });
                 return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
             case WriteKind.EnqueuePending:
-                if (StateQueries.TryGetPendingEntryOf(_session, command.User, command.Conversation, out PendingEntry entry) && entry.ToSeq >= command.Seq)
+                if (StateQueries.TryGetPendingEntryOf(_session, command.User, command.Conversation, out PendingEntry entry))
                 {
+                    // The durable fact is "this conversation has news from FromSeq on": the client syncs it to the
+                    // head whatever ToSeq says. Extending ToSeq/LastAt in the index only (not journaled) keeps a
+                    // large group's offline fan-out at one journal record per member per unread conversation,
+                    // instead of one per member per message. A crash may roll these hints back, never the entry.
+                    if (entry.ToSeq < command.Seq)
+                    {
+                        _machine.ExtendPending(command.User, command.Conversation, command.Seq, now);
+                    }
                     return new WriteResult(WriteStatus.NoChange, command.Conversation, command.Seq);
                 }
                 Append(new JournalRecord

@@ -21,6 +21,8 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
     public long Seq;
     public ClientMessageId ClientId;
     public bool RequireMembership;
+    /// <summary>CreateConversation: members besides the creator.</summary>
+    public long[]? Members;
     public byte[]? Body;
     public int BodyLength;
 
@@ -72,6 +74,7 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
             Conversation = User = Seq = 0;
             ClientId = default;
             RequireMembership = false;
+            Members = null;
             if (Pool.Count < MaxPooled)
             {
                 Pool.Enqueue(this);
