@@ -34,18 +34,62 @@ public static class ServerMessageWriter
         w.Write(duplicate);
     }
 
+    /// <summary>
+    /// Seq and timestamp are written in the fixed 9-byte int64 form, so a Deliver can be encoded before the
+    /// sequencer assigns them and patched in place after (<see cref="PatchDeliver"/>): the body is copied once,
+    /// straight from the client's frame into the frame every recipient gets.
+    /// </summary>
     public static void Deliver(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
-        ReadOnlySpan<byte> clientMessageId, ReadOnlySpan<byte> body)
+        scoped ReadOnlySpan<byte> clientMessageId, scoped ReadOnlySpan<byte> body)
     {
         w.WriteArrayHeader(7);
         w.Write((byte)MessageType.Deliver);
         w.Write(conversation);
-        w.Write(seq);
+        w.WriteInt64(seq);
         w.Write(sender);
-        w.Write(timestamp);
-        w.Write(clientMessageId);
-        w.Write(body);
+        w.WriteInt64(timestamp);
+        WriteBin(ref w, clientMessageId);
+        WriteBin(ref w, body);
     }
+
+    /// <inheritdoc cref="Deliver(ref MessagePackWriter, long, long, long, long, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>
+    public static void Deliver(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
+        scoped ReadOnlySpan<byte> clientMessageId, scoped in System.Buffers.ReadOnlySequence<byte> body)
+    {
+        w.WriteArrayHeader(7);
+        w.Write((byte)MessageType.Deliver);
+        w.Write(conversation);
+        w.WriteInt64(seq);
+        w.Write(sender);
+        w.WriteInt64(timestamp);
+        WriteBin(ref w, clientMessageId);
+        w.WriteBinHeader(checked((int)body.Length));
+        w.WriteRaw(body);
+    }
+
+    /// <summary>Sets seq and timestamp of a Deliver payload written by <see cref="Deliver"/>.</summary>
+    public static void PatchDeliver(Span<byte> payload, long seq, long timestamp)
+    {
+        int seqAt = 2 + IntegerLength(payload[2]);
+        int timestampAt = seqAt + 9 + IntegerLength(payload[seqAt + 9]);
+        if (payload[0] != 0x97 || payload[1] != (byte)MessageType.Deliver || payload[seqAt] != 0xd3 || payload[timestampAt] != 0xd3)
+        {
+            throw new ArgumentException("not a Deliver written by ServerMessageWriter.Deliver", nameof(payload));
+        }
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload[(seqAt + 1)..], seq);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload[(timestampAt + 1)..], timestamp);
+    }
+
+    /// <summary>Bytes of a MessagePack integer from its first byte.</summary>
+    private static int IntegerLength(byte first) => first switch
+    {
+        < 0x80 or >= 0xe0 => 1,
+        0xcc or 0xd0 => 2,
+        0xcd or 0xd1 => 3,
+        0xce or 0xd2 => 5,
+        0xcf or 0xd3 => 9,
+        _ => throw new ArgumentException($"0x{first:x2} does not start an integer"),
+    };
 
     /// <summary>Starts a SyncResult; <paramref name="count"/> calls of <see cref="SyncMessage"/> must follow.</summary>
     public static void SyncResultHeader(ref MessagePackWriter w, uint rid, long conversation, long head, long earliest, bool truncated, bool hasMore, int count)
@@ -61,14 +105,14 @@ public static class ServerMessageWriter
         w.WriteArrayHeader(count);
     }
 
-    public static void SyncMessage(ref MessagePackWriter w, long seq, long sender, long timestamp, ReadOnlySpan<byte> clientMessageId, ReadOnlySpan<byte> body)
+    public static void SyncMessage(ref MessagePackWriter w, long seq, long sender, long timestamp, scoped ReadOnlySpan<byte> clientMessageId, scoped ReadOnlySpan<byte> body)
     {
         w.WriteArrayHeader(5);
         w.Write(seq);
         w.Write(sender);
         w.Write(timestamp);
-        w.Write(clientMessageId);
-        w.Write(body);
+        WriteBin(ref w, clientMessageId);
+        WriteBin(ref w, body);
     }
 
     /// <summary>Bytes <see cref="SyncMessage"/> writes at most for a body of <paramref name="bodyLength"/> bytes.</summary>
@@ -114,10 +158,10 @@ public static class ServerMessageWriter
         w.Write(expired);
     }
 
-    public static void PendingEnd(ref MessagePackWriter w, bool truncated, ReadOnlySpan<byte> cursor, bool hasMore)
+    public static void PendingEnd(ref MessagePackWriter w, bool truncated, scoped ReadOnlySpan<byte> cursor, bool hasMore)
     {
         w.Write(truncated);
-        w.Write(cursor);
+        WriteBin(ref w, cursor);
         w.Write(hasMore);
     }
 
@@ -167,5 +211,13 @@ public static class ServerMessageWriter
         w.Write((byte)MessageType.Ok);
         w.Write(rid);
         w.Write(value);
+    }
+
+    /// <summary>A bin value. Copies through GetSpan: MessagePackWriter.Write(span) predates C# 11 ref safety and makes every caller's span look captured.</summary>
+    private static void WriteBin(ref MessagePackWriter w, scoped ReadOnlySpan<byte> value)
+    {
+        w.WriteBinHeader(value.Length);
+        value.CopyTo(w.GetSpan(value.Length));
+        w.Advance(value.Length);
     }
 }

@@ -399,6 +399,13 @@ public sealed class ChatStore : IAsyncDisposable
         return StateQueries.ReadPosition(reader.Session, user, conversation);
     }
 
+    /// <summary>When <paramref name="user"/> joined <paramref name="conversation"/> (Unix ms), or null when not a member.</summary>
+    public long? GetJoinedAt(long conversation, long user)
+    {
+        using StateStore.Reader reader = _state.RentReader();
+        return StateQueries.TryGetMember(reader.Session, conversation, user, out long joinedAt) ? joinedAt : null;
+    }
+
     public bool IsMember(long conversation, long user)
     {
         using StateStore.Reader reader = _state.RentReader();

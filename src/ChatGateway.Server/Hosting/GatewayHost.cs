@@ -1,7 +1,10 @@
 using System.Net;
 using ChatGateway.WebSockets;
 using ChatGateway.WebSockets.Connections;
-using ChatGateway.WebSockets.Echo;
+using ChatGateway.Server.Auth;
+using ChatGateway.Server.Messaging;
+using ChatGateway.Server.Sessions;
+using ChatGateway.Storage;
 using ChatGateway.WebSockets.Timeouts;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -37,7 +40,18 @@ public static class GatewayHost
         builder.Services.AddSingleton(webSockets);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new ConnectionSweeper(sp.GetRequiredService<TimeProvider>(), webSockets.TimeoutResolution));
-        builder.Services.AddSingleton<IWebSocketApplication, EchoApplication>();
+        ChatOptions chat = builder.Configuration.GetSection("Chat").Get<ChatOptions>() ?? new ChatOptions();
+        chat.Validate();
+        AuthOptions auth = ReadAuthOptions(builder.Configuration);
+        builder.Services.AddSingleton(chat);
+        builder.Services.AddSingleton(auth);
+        builder.Services.AddSingleton(sp => JwtSecret.Resolve(auth.JwtSecret, gateway.Data));
+        builder.Services.AddSingleton<TokenService>();
+        IConfiguration storageSection = builder.Configuration.GetSection("Storage");
+        builder.Services.AddSingleton<Func<StoreOptions>>(() => storageSection.Get<StoreOptions>() ?? new StoreOptions());
+        builder.Services.AddSingleton<ChatNode>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatNode>());
+        builder.Services.AddSingleton<IWebSocketApplication, ChatApplication>();
         builder.Services.AddSingleton(sp => new WebSocketUpgradeMiddleware(
             sp.GetRequiredService<IWebSocketApplication>(),
             webSockets,
@@ -65,7 +79,20 @@ public static class GatewayHost
         WebApplication app = builder.Build();
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         app.Lifetime.ApplicationStarted.Register(() => LogListening(app, gateway, webSockets));
+        app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<ChatNode>().BeginShutdown());
+        app.Services.GetRequiredService<JwtSecret>().LogMode(app.Logger);
         return app;
+    }
+
+    /// <summary>Section "Auth", with the secret also taken from CHAT_JWT_SECRET (which the CHAT_ prefix maps to the key JWT_SECRET).</summary>
+    public static AuthOptions ReadAuthOptions(IConfiguration configuration)
+    {
+        AuthOptions auth = configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
+        if (string.IsNullOrEmpty(auth.JwtSecret) && configuration["JWT_SECRET"] is { Length: > 0 } fromEnvironment)
+        {
+            auth.JwtSecret = fromEnvironment;
+        }
+        return auth;
     }
 
     /// <summary>The address Kestrel actually bound (the real port when 0 was asked for).</summary>

@@ -17,6 +17,14 @@ internal static class StateQueries
         return session.TryRead(StateKey.Of(key, KeyKind.Member, conversation, user), out MemberEntry _);
     }
 
+    public static bool TryGetMember(StateSession session, long conversation, long user, out long joinedAt)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        bool found = session.TryRead(StateKey.Of(key, KeyKind.Member, conversation, user), out MemberEntry entry);
+        joinedAt = entry.JoinedAt;
+        return found;
+    }
+
     public static bool TryGetDedupe(StateSession session, long sender, ClientMessageId clientId, out DedupeEntry entry)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];

@@ -1,0 +1,81 @@
+using System.Threading.Channels;
+using ChatGateway.Server.Sessions;
+using ChatGateway.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ChatGateway.Server.Messaging;
+
+/// <summary>
+/// Puts one encoded frame on the outbound queue of every online session of a conversation's members. Used by
+/// one sequencer's completion loop (so frames of one conversation are queued in seq order), never concurrently.
+/// Members with no session on this node get a pending entry instead (messages only), whose write is awaited
+/// off the loop by <see cref="DrainPendingWritesAsync"/> through a bounded channel.
+/// </summary>
+public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger logger)
+{
+    private readonly List<long> _members = [];
+    private readonly Channel<ValueTask<WriteResult>> _pendingWrites = Channel.CreateBounded<ValueTask<WriteResult>>(
+        new BoundedChannelOptions(65_536) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+
+    /// <summary>Queues <paramref name="frame"/> (one reference taken per session) for every member except the session <paramref name="except"/>.</summary>
+    /// <param name="pendingSeq">A message: members with no session get a pending entry for this seq. 0: an event, nothing pending.</param>
+    public async ValueTask ToMembersAsync(long conversation, OutboundFrame frame, ChatSession? except, long pendingSeq)
+    {
+        store.GetMembers(conversation, _members);
+        foreach (long member in _members)
+        {
+            ChatSession[] sessions = registry.SessionsOf(member);
+            if (sessions.Length == 0)
+            {
+                if (pendingSeq > 0)
+                {
+                    await _pendingWrites.Writer.WriteAsync(store.EnqueuePendingAsync(member, conversation, pendingSeq)).ConfigureAwait(false);
+                }
+                continue;
+            }
+            ToSessions(sessions, frame, except);
+        }
+    }
+
+    /// <summary>Queues <paramref name="frame"/> for every session of each user in <paramref name="users"/>.</summary>
+    public void ToUsers(IReadOnlyList<long> users, OutboundFrame frame)
+    {
+        for (int i = 0; i < users.Count; i++)
+        {
+            ToSessions(registry.SessionsOf(users[i]), frame, except: null);
+        }
+    }
+
+    private static void ToSessions(ChatSession[] sessions, OutboundFrame frame, ChatSession? except)
+    {
+        foreach (ChatSession session in sessions)
+        {
+            if (session != except)
+            {
+                session.Enqueue(frame.AddReference());
+            }
+        }
+    }
+
+    public void Complete() => _pendingWrites.Writer.TryComplete();
+
+    /// <summary>Awaits pending-entry writes. A failure loses a hint, not a message: the client still finds it by ListConversations.</summary>
+    public async Task DrainPendingWritesAsync()
+    {
+        ChannelReader<ValueTask<WriteResult>> reader = _pendingWrites.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out ValueTask<WriteResult> write))
+            {
+                try
+                {
+                    await write.ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    logger.LogWarning(ex, "A pending-queue entry could not be written");
+                }
+            }
+        }
+    }
+}

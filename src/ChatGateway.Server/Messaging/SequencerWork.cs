@@ -1,0 +1,47 @@
+using ChatGateway.Server.Sessions;
+using ChatGateway.Storage;
+
+namespace ChatGateway.Server.Messaging;
+
+/// <summary>What a sequencer does with a request, in the order it was accepted.</summary>
+public enum WorkKind : byte
+{
+    /// <summary>Append a message (creating the 1:1 conversation first when <see cref="SequencerWork.Peer"/> is set).</summary>
+    Send,
+    CreateGroup,
+    AddMembers,
+    RemoveMembers,
+    Leave,
+    Read,
+}
+
+/// <summary>
+/// One request on its way through a sequencer shard: accepted by a session, started against the store by the
+/// shard's submit loop (which fixes its place in the shard's order), finished by the completion loop in that
+/// same order (ack, fan-out).
+/// </summary>
+public sealed class SequencerWork
+{
+    public WorkKind Kind;
+    public ChatSession Origin = null!;
+    public uint RequestId;
+    public long Conversation;
+    /// <summary>The acting user: sender, creator, reader.</summary>
+    public long User;
+    /// <summary>Send to a 1:1 conversation that does not exist yet: the other user (the conversation is created first).</summary>
+    public long Peer;
+    /// <summary>Read: the seq read up to.</summary>
+    public long Seq;
+    public ClientMessageId ClientId;
+    /// <summary>Send: the Deliver every recipient gets, seq and timestamp still to patch; the body is its last <see cref="BodyLength"/> payload bytes.</summary>
+    public Sessions.OutboundFrame? Frame;
+    public int BodyLength;
+    /// <summary>CreateGroup (besides the creator), AddMembers, RemoveMembers.</summary>
+    public long[] Members = [];
+
+    // Started by the submit loop.
+    public ValueTask<WriteResult> Result;
+    public ValueTask<WriteResult> CreateResult;
+    public ValueTask<WriteResult>[] Results = [];
+    public Exception? StartError;
+}

@@ -1,0 +1,537 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using ChatGateway.Protocol;
+using ChatGateway.Server.Messaging;
+using ChatGateway.Storage;
+using ChatGateway.Storage.Reading;
+using ChatGateway.WebSockets.Connections;
+using ChatGateway.WebSockets.Framing;
+using MessagePack;
+
+namespace ChatGateway.Server.Sessions;
+
+// Inbound requests: rate limit, decode, check, then either answer from the store (reads) or hand to the
+// conversation's sequencer (writes), which answers once the write is committed.
+public sealed partial class ChatSession
+{
+    private readonly List<long> _members = [];
+    private readonly List<long> _scratch = [];
+    private readonly MessagePage _page = new();
+
+    public async ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload)
+    {
+        if (type != WebSocketOpcode.Binary)
+        {
+            Close(CloseCode.UnsupportedData, "the chat protocol uses binary frames");
+            return;
+        }
+        long now = _node.Time.GetTimestamp();
+        if (!_rate.TryTake(now, (int)payload.Length))
+        {
+            Refuse(now, RequestIdOf(payload), ErrorCode.RateLimited, "over the request or byte rate; slow down");
+            return;
+        }
+        ClientRequest request;
+        try
+        {
+            request = ClientRequestReader.Read(payload, _members, _options.MaxGroupMembers, out _);
+        }
+        catch (ProtocolException ex)
+        {
+            Refuse(now, RequestIdOf(payload), ex.Code, ex.Message);
+            return;
+        }
+        if (_node.IsStopping)
+        {
+            SendError(request.RequestId, ErrorCode.Unavailable, "the server is shutting down");
+            return;
+        }
+        try
+        {
+            await DispatchAsync(request).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StoreException or ObjectDisposedException)
+        {
+            SendError(request.RequestId, ErrorCode.Unavailable, "storage unavailable; the request was not carried out");
+        }
+    }
+
+    /// <summary>Answers a refused request; a client that keeps being refused is closed with 1008.</summary>
+    private void Refuse(long now, uint rid, string code, string message)
+    {
+        SendError(rid, code, message);
+        if (_rate.AddViolation(now))
+        {
+            Close(CloseCode.PolicyViolation, "too many refused requests");
+        }
+    }
+
+    /// <summary>The request id of a frame that could not be decoded, when it can still be read; else 0.</summary>
+    private static uint RequestIdOf(in ReadOnlySequence<byte> payload)
+    {
+        try
+        {
+            var reader = new MessagePackReader(payload);
+            if (reader.NextMessagePackType == MessagePackType.Array && reader.ReadArrayHeader() >= 2
+                && reader.NextMessagePackType == MessagePackType.Integer)
+            {
+                reader.Skip();
+                if (reader.NextMessagePackType == MessagePackType.Integer && reader.ReadInt64() is >= 0 and <= uint.MaxValue and var rid)
+                {
+                    return (uint)rid;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        {
+        }
+        return 0;
+    }
+
+    private ValueTask DispatchAsync(in ClientRequest request)
+    {
+        switch (request.Type)
+        {
+            case MessageType.Send:
+                Send(request);
+                break;
+            case MessageType.Sync:
+                Sync(request);
+                break;
+            case MessageType.History:
+                History(request);
+                break;
+            case MessageType.ListConversations:
+                ListConversations(request);
+                break;
+            case MessageType.CreateGroup:
+                CreateGroup(request);
+                break;
+            case MessageType.AddMembers:
+            case MessageType.RemoveMembers:
+                ChangeMembers(request);
+                break;
+            case MessageType.Leave:
+                Leave(request);
+                break;
+            case MessageType.Read:
+                Read(request);
+                break;
+            case MessageType.Typing:
+                Typing(request);
+                break;
+            case MessageType.Heartbeat:
+                long nowMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
+                _node.Store.PresenceStoreOf(UserId).SetPresence(UserId, nowMs, 1);
+                SendOk(request.RequestId, nowMs);
+                break;
+            case MessageType.RefreshToken:
+                return RefreshTokenAsync(request.RequestId, request.Token!);
+            case MessageType.AckPending:
+                return AckPendingAsync(request.RequestId, request.PendingCursor);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    // ------------------------------------------------------------ writes (through the sequencer)
+
+    private void Send(in ClientRequest request)
+    {
+        uint rid = request.RequestId;
+        if (request.Body.Length > _options.MaxBodyBytes)
+        {
+            SendError(rid, ErrorCode.TooLarge, "the body is larger than the server's limit (see Hello)");
+            return;
+        }
+        if ((request.Conversation == 0) == (request.ToUser == 0))
+        {
+            SendError(rid, ErrorCode.BadRequest, "give exactly one of conversation and to_user");
+            return;
+        }
+        long conversation;
+        long peer = 0;
+        if (request.ToUser != 0)
+        {
+            if (request.ToUser < 0)
+            {
+                SendError(rid, ErrorCode.BadRequest, "to_user must be a positive user id");
+                return;
+            }
+            conversation = DirectConversation.IdOf(UserId, request.ToUser);
+            ChatStore store = _node.Store.StoreOf(conversation);
+            bool senderIn = store.IsMember(conversation, UserId);
+            bool peerIn = request.ToUser == UserId ? senderIn : store.IsMember(conversation, request.ToUser);
+            if (!senderIn && !peerIn)
+            {
+                peer = request.ToUser; // first message of this pair: the sequencer creates the conversation first
+            }
+            else if (!(senderIn && peerIn))
+            {
+                // The pair's id is held by another pair (a 62-bit hash collision): refuse, never share.
+                SendError(rid, ErrorCode.NotMember, "this 1:1 conversation id is taken by another pair");
+                return;
+            }
+        }
+        else
+        {
+            conversation = request.Conversation;
+            if (!ConversationId.IsValid(conversation) || !_node.Store.StoreOf(conversation).IsMember(conversation, UserId))
+            {
+                SendError(rid, ErrorCode.NotMember, "not a member of this conversation");
+                return;
+            }
+        }
+
+        Span<byte> clientId = stackalloc byte[ProtocolLimits.MaxClientMessageIdBytes];
+        clientId.Clear();
+        request.ClientMessageId.CopyTo(clientId);
+        ClientMessageId id = ClientMessageId.FromBytes(clientId);
+        ReadOnlySpan<byte> clientIdOnWire = id.IsEmpty ? [] : clientId;
+
+        // The Deliver is encoded now, body included, with seq and timestamp patched in once committed.
+        OutboundFrame frame = OutboundFrame.Rent((int)request.Body.Length + 64);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.Deliver(ref w, conversation, 0, UserId, 0, clientIdOnWire, request.Body);
+        w.Flush();
+        var work = new SequencerWork
+        {
+            Kind = WorkKind.Send, Origin = this, RequestId = rid, Conversation = conversation, User = UserId, Peer = peer,
+            ClientId = id, Frame = frame, BodyLength = (int)request.Body.Length,
+        };
+        Submit(work);
+    }
+
+    private void CreateGroup(in ClientRequest request)
+    {
+        DistinctOthers(_members, _scratch);
+        if (_scratch.Count + 1 > _options.MaxGroupMembers)
+        {
+            SendError(request.RequestId, ErrorCode.GroupFull, "more members than the group limit (see Hello)");
+            return;
+        }
+        if (!AllValidUsers(_scratch))
+        {
+            SendError(request.RequestId, ErrorCode.BadRequest, "member ids are positive integers");
+            return;
+        }
+        Submit(new SequencerWork
+        {
+            Kind = WorkKind.CreateGroup, Origin = this, RequestId = request.RequestId, User = UserId,
+            Conversation = NewGroupId(), Members = [.. _scratch],
+        });
+    }
+
+    private void ChangeMembers(in ClientRequest request)
+    {
+        uint rid = request.RequestId;
+        long conversation = request.Conversation;
+        if (!CheckMember(rid, conversation))
+        {
+            return;
+        }
+        if (ConversationId.IsDirect(conversation))
+        {
+            SendError(rid, ErrorCode.NotAGroup, "a 1:1 conversation's members are fixed");
+            return;
+        }
+        _scratch.Clear();
+        foreach (long user in _members)
+        {
+            if (!_scratch.Contains(user))
+            {
+                _scratch.Add(user);
+            }
+        }
+        if (_scratch.Count == 0 || !AllValidUsers(_scratch))
+        {
+            SendError(rid, ErrorCode.BadRequest, "members: a non-empty list of positive user ids");
+            return;
+        }
+        bool add = request.Type == MessageType.AddMembers;
+        if (add)
+        {
+            // Checked against committed membership: concurrent adds may together pass the limit by their size.
+            ChatStore store = _node.Store.StoreOf(conversation);
+            int newcomers = 0;
+            foreach (long user in _scratch)
+            {
+                newcomers += store.IsMember(conversation, user) ? 0 : 1;
+            }
+            if (store.GetConversation(conversation).MemberCount + newcomers > _options.MaxGroupMembers)
+            {
+                SendError(rid, ErrorCode.GroupFull, "the group would exceed the member limit (see Hello)");
+                return;
+            }
+        }
+        Submit(new SequencerWork
+        {
+            Kind = add ? WorkKind.AddMembers : WorkKind.RemoveMembers, Origin = this, RequestId = rid, User = UserId,
+            Conversation = conversation, Members = [.. _scratch],
+        });
+    }
+
+    private void Leave(in ClientRequest request)
+    {
+        if (ConversationId.IsDirect(request.Conversation))
+        {
+            SendError(request.RequestId, ErrorCode.NotAGroup, "a 1:1 conversation cannot be left");
+            return;
+        }
+        if (CheckMember(request.RequestId, request.Conversation))
+        {
+            Submit(new SequencerWork { Kind = WorkKind.Leave, Origin = this, RequestId = request.RequestId, User = UserId, Conversation = request.Conversation });
+        }
+    }
+
+    private void Read(in ClientRequest request)
+    {
+        if (request.Seq < 1)
+        {
+            SendError(request.RequestId, ErrorCode.BadRequest, "seq must be at least 1");
+            return;
+        }
+        if (CheckMember(request.RequestId, request.Conversation))
+        {
+            Submit(new SequencerWork
+            {
+                Kind = WorkKind.Read, Origin = this, RequestId = request.RequestId, User = UserId, Conversation = request.Conversation, Seq = request.Seq,
+            });
+        }
+    }
+
+    private void Submit(SequencerWork work)
+    {
+        if (!_node.SequencerOf(work.Conversation).TrySubmit(work))
+        {
+            work.Frame?.Release();
+            SendError(work.RequestId, _node.IsStopping ? ErrorCode.Unavailable : ErrorCode.Busy, "the conversation's sequencer is saturated; retry with backoff");
+        }
+    }
+
+    // ------------------------------------------------------------ events and reads (answered here)
+
+    private void Typing(in ClientRequest request)
+    {
+        if (!CheckMember(request.RequestId, request.Conversation))
+        {
+            return;
+        }
+        OutboundFrame frame = OutboundFrame.Rent(32);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.Typing(ref w, request.Conversation, UserId);
+        w.Flush();
+        frame.Seal();
+        _node.Store.StoreOf(request.Conversation).GetMembers(request.Conversation, _scratch);
+        foreach (long member in _scratch)
+        {
+            foreach (ChatSession session in _node.Registry.SessionsOf(member))
+            {
+                if (session != this)
+                {
+                    session.Enqueue(frame.AddReference());
+                }
+            }
+        }
+        frame.Release();
+        SendOk(request.RequestId, 0);
+    }
+
+    private void Sync(in ClientRequest request)
+    {
+        if (!CheckPage(request))
+        {
+            return;
+        }
+        _node.Store.StoreOf(request.Conversation).ReadRange(request.Conversation, Math.Max(request.Seq, 0) + 1, PageLimit(request.Limit), _page);
+        SendPage(request.RequestId, request.Conversation, keepNewest: false);
+    }
+
+    private void History(in ClientRequest request)
+    {
+        if (!CheckPage(request))
+        {
+            return;
+        }
+        long before = request.Seq <= 0 ? long.MaxValue : request.Seq;
+        _node.Store.StoreOf(request.Conversation).ReadHistory(request.Conversation, before, PageLimit(request.Limit), _page);
+        SendPage(request.RequestId, request.Conversation, keepNewest: true);
+    }
+
+    private bool CheckPage(in ClientRequest request)
+    {
+        if (request.Limit < 1)
+        {
+            SendError(request.RequestId, ErrorCode.BadRequest, "limit must be at least 1");
+            return false;
+        }
+        return CheckMember(request.RequestId, request.Conversation);
+    }
+
+    private int PageLimit(int asked) => Math.Min(asked, _options.MaxPageMessages);
+
+    /// <summary>
+    /// Sends <see cref="_page"/> as a SyncResult, cut at <see cref="ChatOptions.MaxPageBytes"/> (always at least one
+    /// message). What is left out sets has_more, and the cut keeps the page contiguous with what the client holds:
+    /// a Sync page keeps its oldest messages (continue after the last), a History page its newest (continue before the first).
+    /// </summary>
+    private void SendPage(uint rid, long conversation, bool keepNewest)
+    {
+        List<StoredMessage> messages = _page.Messages;
+        int count = 0, size = 0;
+        for (int k = 0; k < messages.Count; k++)
+        {
+            int next = ServerMessageWriter.SyncMessageMaxSize(messages[keepNewest ? messages.Count - 1 - k : k].Body.Length);
+            if (size + next > _options.MaxPageBytes && count > 0)
+            {
+                break;
+            }
+            size += next;
+            count++;
+        }
+        int first = keepNewest ? messages.Count - count : 0;
+        bool hasMore = _page.HasMore || count < messages.Count;
+        OutboundFrame frame = OutboundFrame.Rent(64 + size);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.SyncResultHeader(ref w, rid, conversation, _page.Head, _page.EarliestAvailable, _page.Truncated, hasMore, count);
+        Span<byte> clientId = stackalloc byte[ProtocolLimits.MaxClientMessageIdBytes];
+        for (int i = first; i < first + count; i++)
+        {
+            StoredMessage m = messages[i];
+            m.ClientId.WriteTo(clientId);
+            ServerMessageWriter.SyncMessage(ref w, m.Seq, m.Sender, m.Timestamp, m.ClientId.IsEmpty ? [] : clientId, m.Body.Span);
+        }
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+
+    private void ListConversations(in ClientRequest request)
+    {
+        if (request.Limit < 1 || request.Cursor < 0)
+        {
+            SendError(request.RequestId, ErrorCode.BadRequest, "limit must be at least 1 and cursor at least 0");
+            return;
+        }
+        int limit = Math.Min(request.Limit, _options.MaxListConversations);
+        ShardedStore store = _node.Store;
+        var found = new List<ConversationSummary>(Math.Min(limit, 64));
+        long position = 0; // over the user's conversations of shard 0, then shard 1, ...
+        long next = 0;
+        for (int shard = 0; shard < store.Count && next == 0; shard++)
+        {
+            store[shard].GetConversationsOf(UserId, _scratch);
+            foreach (long conversation in _scratch)
+            {
+                if (position++ < request.Cursor)
+                {
+                    continue;
+                }
+                if (found.Count == limit)
+                {
+                    next = position - 1;
+                    break;
+                }
+                ConversationInfo info = store[shard].GetConversation(conversation);
+                long joined = store[shard].GetJoinedAt(conversation, UserId) ?? 0;
+                if (request.Since > 0 && info.LastTimestamp < request.Since && joined < request.Since)
+                {
+                    continue;
+                }
+                found.Add(new ConversationSummary(conversation, ConversationId.IsDirect(conversation), info.Head,
+                    store[shard].GetReadPosition(UserId, conversation), info.EarliestAvailable, info.MemberCount, info.LastTimestamp));
+            }
+        }
+        OutboundFrame frame = OutboundFrame.Rent(32 + found.Count * 64);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.ConversationListHeader(ref w, request.RequestId, found.Count);
+        foreach (ConversationSummary summary in found)
+        {
+            ServerMessageWriter.ConversationEntry(ref w, summary);
+        }
+        ServerMessageWriter.ConversationListEnd(ref w, next);
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+
+    private async ValueTask AckPendingAsync(uint rid, ReadOnlySequence<byte> cursor)
+    {
+        ShardedStore store = _node.Store;
+        if (cursor.Length != store.Count * 8)
+        {
+            SendError(rid, ErrorCode.BadRequest, "cursor: send back the cursor of a Pending message unchanged");
+            return;
+        }
+        Span<byte> positions = stackalloc byte[(int)cursor.Length];
+        cursor.CopyTo(positions);
+        var acks = new ValueTask<WriteResult>[store.Count];
+        for (int shard = 0; shard < store.Count; shard++)
+        {
+            acks[shard] = store[shard].AckPendingAsync(UserId, BinaryPrimitives.ReadInt64BigEndian(positions[(shard * 8)..]));
+        }
+        foreach (ValueTask<WriteResult> ack in acks)
+        {
+            await ack.ConfigureAwait(false);
+        }
+        SendOk(rid, 0);
+        SendPending(); // the next page, if any
+    }
+
+    private async ValueTask RefreshTokenAsync(uint rid, string token)
+    {
+        (Auth.AuthenticatedUser? user, string? error) = await _node.Tokens.ValidateAsync(token).ConfigureAwait(false);
+        if (user is not { } valid || valid.UserId != UserId)
+        {
+            SendError(rid, ErrorCode.InvalidToken, error ?? "the token is for another user");
+            return;
+        }
+        Volatile.Write(ref _tokenExpiresAtMs, valid.ExpiresAtMs);
+        SendOk(rid, valid.ExpiresAtMs);
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    private bool CheckMember(uint rid, long conversation)
+    {
+        if (ConversationId.IsValid(conversation) && _node.Store.StoreOf(conversation).IsMember(conversation, UserId))
+        {
+            return true;
+        }
+        // The same answer for "no such conversation": ids cannot be probed.
+        SendError(rid, ErrorCode.NotMember, "not a member of this conversation");
+        return false;
+    }
+
+    /// <summary>The listed users without duplicates and without the caller.</summary>
+    private void DistinctOthers(List<long> users, List<long> result)
+    {
+        result.Clear();
+        foreach (long user in users)
+        {
+            if (user != UserId && !result.Contains(user))
+            {
+                result.Add(user);
+            }
+        }
+    }
+
+    private static bool AllValidUsers(List<long> users)
+    {
+        foreach (long user in users)
+        {
+            if (user <= 0)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>A random positive id with the direct-conversation bit clear; the store refuses it if taken.</summary>
+    private static long NewGroupId()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        RandomNumberGenerator.Fill(bytes);
+        long id = BinaryPrimitives.ReadInt64LittleEndian(bytes) & (ConversationId.DirectFlag - 1);
+        return id == 0 ? 1 : id;
+    }
+}

@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.Threading.Channels;
+using ChatGateway.Protocol;
+using ChatGateway.Server.Auth;
+using ChatGateway.Server.Messaging;
+using ChatGateway.Storage.Reading;
+using ChatGateway.WebSockets.Connections;
+using ChatGateway.WebSockets.Framing;
+using MessagePack;
+using Microsoft.Extensions.Logging;
+
+namespace ChatGateway.Server.Sessions;
+
+/// <summary>
+/// One authenticated client connection. Inbound: the WebSocket read loop hands each message to
+/// <see cref="OnMessageAsync"/> (rate limit, decode, dispatch; see ChatSession.Requests.cs). Outbound: every frame
+/// for this client (answers, deliveries, events) goes through one bounded queue drained by a writer loop that
+/// sends up to 64 frames per flush. A client that lets the queue overflow is closed with 4008.
+/// </summary>
+public sealed partial class ChatSession : IWebSocketSession
+{
+    private const int MaxFramesPerFlush = 64;
+    private const int MaxBytesPerFlush = 256 * 1024;
+
+    private readonly ChatNode _node;
+    private readonly ChatOptions _options;
+    private readonly Channel<OutboundFrame> _outbound;
+    private readonly RateLimiter _rate;
+    private WebSocketConnection? _connection;
+    private long _queuedBytes;
+    private int _closing;
+    private long _tokenExpiresAtMs;
+
+    public ChatSession(ChatNode node, AuthenticatedUser user)
+    {
+        _node = node;
+        _options = node.Options;
+        UserId = user.UserId;
+        _tokenExpiresAtMs = user.ExpiresAtMs;
+        SessionId = Guid.NewGuid().ToString("N");
+        _outbound = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(_options.MaxQueuedFrames)
+        {
+            SingleReader = true, FullMode = BoundedChannelFullMode.Wait,
+        });
+        _rate = new RateLimiter(_options.RateMessagesPerSecond, _options.RateMessagesBurst, _options.RateBytesPerSecond, _options.RateBytesBurst,
+            _options.MaxViolations, (long)(_options.ViolationWindow.TotalSeconds * node.Time.TimestampFrequency), node.Time.TimestampFrequency);
+    }
+
+    public long UserId { get; }
+    public string SessionId { get; }
+    public long TokenExpiresAtMs => Volatile.Read(ref _tokenExpiresAtMs);
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    public void OnOpened(WebSocketConnection connection)
+    {
+        _connection = connection;
+        _ = WriteLoopAsync();
+        SendHello(); // first frame of every session
+        ChatSession? evicted = _node.Registry.Register(this);
+        evicted?.Close(CloseCode.SessionLimit, "too many sessions for this user; the oldest was closed");
+        SendPending(); // read after registering: an entry written before is in it, a message after is delivered live
+    }
+
+    public void OnClosed(WebSocketConnection connection, ushort closeCode)
+    {
+        Interlocked.Exchange(ref _closing, 1);
+        _outbound.Writer.TryComplete();
+        _node.Registry.Unregister(this);
+    }
+
+    /// <summary>
+    /// Queues a frame for this client, taking over the caller's reference. Never blocks: a full queue means the
+    /// client is not reading, and it is disconnected (4008) rather than buffered for without limit.
+    /// </summary>
+    public void Enqueue(OutboundFrame frame)
+    {
+        if (IsClosing)
+        {
+            frame.Release();
+            return;
+        }
+        long queued = Interlocked.Add(ref _queuedBytes, frame.Length);
+        if (queued > _options.MaxQueuedBytes || !_outbound.Writer.TryWrite(frame))
+        {
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            frame.Release();
+            if (!IsClosing)
+            {
+                _node.Logger.LogInformation("Session {Session} of user {User}: outbound queue full, closing as a slow consumer", SessionId, UserId);
+                Close(CloseCode.SlowConsumer, "slow consumer: outbound queue overflowed");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes with <paramref name="code"/>. Frames still queued are dropped (the client syncs on reconnect). If
+    /// the close frame cannot be written in time (a client that does not read at all), TCP is dropped.
+    /// </summary>
+    public void Close(ushort code, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0 || _connection is not { } connection)
+        {
+            return;
+        }
+        _outbound.Writer.TryComplete();
+        _ = CloseWithDeadlineAsync(connection, code, reason);
+    }
+
+    private static async Task CloseWithDeadlineAsync(WebSocketConnection connection, ushort code, string reason)
+    {
+        Task close = connection.CloseAsync(code, reason).AsTask();
+        if (await Task.WhenAny(close, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false) != close)
+        {
+            connection.Abort("close frame could not be written in time");
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        ChannelReader<OutboundFrame> reader = _outbound.Reader;
+        var batch = new List<OutboundFrame>(MaxFramesPerFlush);
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                int bytes = 0;
+                while (batch.Count < MaxFramesPerFlush && bytes < MaxBytesPerFlush && reader.TryRead(out OutboundFrame? frame))
+                {
+                    batch.Add(frame);
+                    bytes += frame.Length;
+                }
+                bool sent = IsClosing || await _connection!.SendAsync(new FrameList(batch)).ConfigureAwait(false);
+                Interlocked.Add(ref _queuedBytes, -bytes);
+                foreach (OutboundFrame frame in batch)
+                {
+                    frame.Release();
+                }
+                batch.Clear();
+                if (!sent || IsClosing)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _closing, 1);
+            _outbound.Writer.TryComplete();
+            while (reader.TryRead(out OutboundFrame? frame))
+            {
+                frame.Release();
+            }
+        }
+    }
+
+    /// <summary>Writes the queued frames back to back into the connection's output: one flush for the lot.</summary>
+    private readonly struct FrameList(List<OutboundFrame> frames) : IFrameBatch
+    {
+        public void WriteTo(IBufferWriter<byte> output)
+        {
+            foreach (OutboundFrame frame in frames)
+            {
+                output.Write(frame.Bytes);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ answers
+
+    internal void SendAck(uint rid, long conversation, long seq, long timestamp, bool duplicate)
+    {
+        OutboundFrame frame = OutboundFrame.Rent(48);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.Ack(ref w, rid, conversation, seq, timestamp, duplicate);
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+
+    internal void SendOk(uint rid, long value)
+    {
+        OutboundFrame frame = OutboundFrame.Rent(24);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.Ok(ref w, rid, value);
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+
+    internal void SendError(uint rid, string code, string message)
+    {
+        OutboundFrame frame = OutboundFrame.Rent(32 + code.Length + message.Length * 3);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.Error(ref w, rid, code, message);
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+
+    private void SendHello()
+    {
+        OutboundFrame frame = OutboundFrame.Rent(96);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.Hello(ref w, new HelloFields(UserId, SessionId, (long)_options.HeartbeatInterval.TotalMilliseconds,
+            _options.MaxBodyBytes, _options.MaxGroupMembers, _node.Time.GetUtcNow().ToUnixTimeMilliseconds(), TokenExpiresAtMs,
+            _options.MaxPageMessages, _node.Store.Count));
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+
+    /// <summary>
+    /// The user's pending entries over every shard, oldest first per shard, with the cursor that acknowledges
+    /// them (one queue position per shard). Nothing is sent when nothing is pending and nothing was dropped.
+    /// </summary>
+    private void SendPending()
+    {
+        ShardedStore store = _node.Store;
+        var pages = new PendingPage[store.Count];
+        int items = 0;
+        bool truncated = false, hasMore = false;
+        int perShard = Math.Max(1, _options.MaxPendingPerMessage / store.Count);
+        for (int shard = 0; shard < store.Count; shard++)
+        {
+            var page = new PendingPage();
+            store[shard].ReadPending(UserId, perShard, page);
+            pages[shard] = page;
+            items += page.Items.Count;
+            truncated |= page.Dropped > 0;
+            hasMore |= page.HasMore;
+        }
+        if (items == 0 && !truncated)
+        {
+            return;
+        }
+        Span<byte> cursor = stackalloc byte[store.Count * 8];
+        OutboundFrame frame = OutboundFrame.Rent(32 + items * 40 + cursor.Length);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.PendingHeader(ref w, items);
+        for (int shard = 0; shard < pages.Length; shard++)
+        {
+            foreach (PendingItem item in pages[shard].Items)
+            {
+                ServerMessageWriter.PendingEntry(ref w, item.Conversation, item.FromSeq, item.ToSeq, item.Expired);
+            }
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(cursor[(shard * 8)..], pages[shard].NextPosition);
+        }
+        ServerMessageWriter.PendingEnd(ref w, truncated, cursor, hasMore);
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+}

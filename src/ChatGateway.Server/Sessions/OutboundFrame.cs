@@ -1,0 +1,114 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using ChatGateway.WebSockets.Framing;
+using MessagePack;
+
+namespace ChatGateway.Server.Sessions;
+
+/// <summary>
+/// One complete server WebSocket frame (header + MessagePack payload) in a pooled buffer, shared by reference
+/// count: a Deliver to a group is encoded once and the same bytes are queued on every recipient's session
+/// (server frames are unmasked, so every copy would be identical). The payload is written first, after
+/// <see cref="HeaderRoom"/> reserved bytes; <see cref="Seal"/> then puts the header right before it.
+/// </summary>
+public sealed class OutboundFrame : IBufferWriter<byte>
+{
+    public const int HeaderRoom = 10; // the longest header of an unmasked frame
+    private const int MaxPooledFrames = 16_384;
+    private static readonly ConcurrentQueue<OutboundFrame> Pool = new();
+
+    private byte[] _buffer = [];
+    private int _start;
+    private int _end;
+    private int _references;
+
+    private OutboundFrame() { }
+
+    /// <summary>A frame holding one reference, ready to be written (<paramref name="sizeHint"/> payload bytes expected).</summary>
+    public static OutboundFrame Rent(int sizeHint = 256)
+    {
+        if (!Pool.TryDequeue(out OutboundFrame? frame))
+        {
+            frame = new OutboundFrame();
+        }
+        frame._buffer = ArrayPool<byte>.Shared.Rent(HeaderRoom + Math.Max(sizeHint, 64));
+        frame._start = frame._end = HeaderRoom;
+        frame._references = 1;
+        return frame;
+    }
+
+    /// <summary>A writer over this frame's payload; flush it before <see cref="Seal"/>.</summary>
+    public MessagePackWriter Writer() => new(this);
+
+    public int PayloadLength => _end - HeaderRoom;
+
+    /// <summary>The payload written so far, for patching in place (see the Deliver template).</summary>
+    public Span<byte> Payload => _buffer.AsSpan(HeaderRoom, _end - HeaderRoom);
+
+    /// <summary>Puts the WebSocket header (binary, FIN) before the payload. Call once, after the payload is complete.</summary>
+    public OutboundFrame Seal()
+    {
+        int payload = PayloadLength;
+        _start = HeaderRoom - FrameWriter.HeaderLength(payload);
+        FrameWriter.WriteHeader(_buffer.AsSpan(_start), WebSocketOpcode.Binary, fin: true, payload);
+        return this;
+    }
+
+    /// <summary>The whole frame, header included.</summary>
+    public ReadOnlySpan<byte> Bytes => _buffer.AsSpan(_start, _end - _start);
+
+    public int Length => _end - _start;
+
+    public OutboundFrame AddReference()
+    {
+        Interlocked.Increment(ref _references);
+        return this;
+    }
+
+    /// <summary>Drops one reference; the last one returns the buffer and the frame to their pools.</summary>
+    public void Release()
+    {
+        int left = Interlocked.Decrement(ref _references);
+        if (left > 0)
+        {
+            return;
+        }
+        if (left < 0)
+        {
+            throw new InvalidOperationException("an outbound frame was released more often than referenced");
+        }
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = [];
+        if (Pool.Count < MaxPooledFrames)
+        {
+            Pool.Enqueue(this);
+        }
+    }
+
+    void IBufferWriter<byte>.Advance(int count) => _end += count;
+
+    Memory<byte> IBufferWriter<byte>.GetMemory(int sizeHint)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsMemory(_end);
+    }
+
+    Span<byte> IBufferWriter<byte>.GetSpan(int sizeHint)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsSpan(_end);
+    }
+
+    private void Ensure(int sizeHint)
+    {
+        int needed = Math.Max(sizeHint, 1);
+        if (_buffer.Length - _end >= needed)
+        {
+            return;
+        }
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _end + needed));
+        _buffer.AsSpan(0, _end).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = bigger;
+    }
+}
