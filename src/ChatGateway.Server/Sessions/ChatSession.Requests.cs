@@ -273,12 +273,15 @@ public sealed partial class ChatSession
 
     private void Leave(in ClientRequest request)
     {
+        if (!CheckMember(request.RequestId, request.Conversation))
+        {
+            return;
+        }
         if (ConversationId.IsDirect(request.Conversation))
         {
             SendError(request.RequestId, ErrorCode.NotAGroup, "a 1:1 conversation cannot be left");
-            return;
         }
-        if (CheckMember(request.RequestId, request.Conversation))
+        else
         {
             Submit(new SequencerWork { Kind = WorkKind.Leave, Origin = this, RequestId = request.RequestId, User = UserId, Conversation = request.Conversation });
         }

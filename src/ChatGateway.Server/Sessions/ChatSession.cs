@@ -103,13 +103,13 @@ public sealed partial class ChatSession : IWebSocketSession
             return;
         }
         _outbound.Writer.TryComplete();
-        _ = CloseWithDeadlineAsync(connection, code, reason);
+        _ = CloseWithDeadlineAsync(connection, code, reason, _options.CloseTimeout);
     }
 
-    private static async Task CloseWithDeadlineAsync(WebSocketConnection connection, ushort code, string reason)
+    private static async Task CloseWithDeadlineAsync(WebSocketConnection connection, ushort code, string reason, TimeSpan timeout)
     {
         Task close = connection.CloseAsync(code, reason).AsTask();
-        if (await Task.WhenAny(close, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false) != close)
+        if (await Task.WhenAny(close, Task.Delay(timeout)).ConfigureAwait(false) != close)
         {
             connection.Abort("close frame could not be written in time");
         }
