@@ -45,9 +45,10 @@ public sealed class ChatTestServer : IAsyncDisposable
         .. extra,
     ];
 
-    public static async Task<ChatTestServer> StartAsync(params string[] extra) => await StartAsync(null, extra);
+    public static Task<ChatTestServer> StartAsync(params string[] extra) => StartInAsync(null, extra);
 
-    public static async Task<ChatTestServer> StartAsync(string? data, params string[] extra)
+    /// <summary>A server on <paramref name="data"/> (kept afterwards), or on a fresh temp folder (deleted afterwards) when null.</summary>
+    public static async Task<ChatTestServer> StartInAsync(string? data, params string[] extra)
     {
         bool owns = data is null;
         data ??= Directory.CreateTempSubdirectory("chatgw-chat-").FullName;
