@@ -105,7 +105,9 @@ public static class ClientRequestReader
             }
             return request;
         }
-        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        // The decoder does no I/O: anything it throws on hostile bytes (short reads, overflowing lengths such as a
+        // bin32 of 4 GiB, which MessagePackReader turns into a negative slice) means the frame is malformed.
+        catch (Exception ex) when (ex is not ProtocolException and not OutOfMemoryException)
         {
             throw new ProtocolException(ErrorCode.Malformed, "not a well-formed MessagePack message: " + ex.Message);
         }
