@@ -53,9 +53,6 @@ public sealed class ChatOptions
     /// <summary>Interval clients are asked to send Heartbeat at (in Hello).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a server-initiated close (slow consumer, expiry, shutdown) may take before TCP is dropped.</summary>
-    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
-
     /// <summary>Requests queued per sequencer shard before new ones get <c>busy</c>.</summary>
     public int SequencerQueueDepth { get; set; } = 65_536;
 

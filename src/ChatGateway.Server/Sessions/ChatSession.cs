@@ -93,8 +93,8 @@ public sealed partial class ChatSession : IWebSocketSession
     }
 
     /// <summary>
-    /// Closes with <paramref name="code"/>. Frames still queued are dropped (the client syncs on reconnect). If
-    /// the close frame cannot be written in time (a client that does not read at all), TCP is dropped.
+    /// Closes with <paramref name="code"/>. Frames still queued are dropped (the client syncs on reconnect). A close
+    /// frame stuck behind a client that does not read at all is given up after WebSockets:CloseTimeout, and TCP dropped.
     /// </summary>
     public void Close(ushort code, string reason)
     {
@@ -103,16 +103,7 @@ public sealed partial class ChatSession : IWebSocketSession
             return;
         }
         _outbound.Writer.TryComplete();
-        _ = CloseWithDeadlineAsync(connection, code, reason, _options.CloseTimeout);
-    }
-
-    private static async Task CloseWithDeadlineAsync(WebSocketConnection connection, ushort code, string reason, TimeSpan timeout)
-    {
-        Task close = connection.CloseAsync(code, reason).AsTask();
-        if (await Task.WhenAny(close, Task.Delay(timeout)).ConfigureAwait(false) != close)
-        {
-            connection.Abort("close frame could not be written in time");
-        }
+        _ = connection.CloseAsync(code, reason).AsTask();
     }
 
     private async Task WriteLoopAsync()
