@@ -62,6 +62,24 @@ public sealed partial class ServerProcess : IAsyncDisposable
     [GeneratedRegex(@"ws://[^:]+:(\d+)/")]
     private static partial Regex ListeningLine();
 
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>SIGKILL: the process gets no chance to flush, commit or checkpoint anything.</summary>
+    public async Task KillHardAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, as a service manager stops the gateway, and waits for the process to exit.</summary>
+    public async Task TerminateAsync()
+    {
+        using Process kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])!;
+        await kill.WaitForExitAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+        await _process.WaitForExitAsync(cts.Token);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
