@@ -14,6 +14,9 @@ Usage: ./run.sh [command] [options]
 
 Commands:
   (none) | run [options]   Build in Release and start the gateway (port 8080, data in ./data).
+  token USER [options]     Print an access token for USER (a numeric user id), signed with the secret the
+                           server uses with the same options (Auth:JwtSecret / CHAT_JWT_SECRET, or the
+                           development secret under --data). --lifetime 1.00:00:00 sets its validity.
   test                     Install what the tests need, run every test suite, end with "N passed, N failed".
   bench [micro [FILTER]]   Run the BenchmarkDotNet suites (FILTER: e.g. '*FrameParse*'; default all).
   bench recovery [N]       Time crash recovery of a store holding N messages (default 1,000,000).
@@ -63,6 +66,12 @@ cmd_run() {
   exec dotnet "$SERVER_DLL" "$@"
 }
 
+cmd_token() {
+  need_dotnet
+  dotnet build "$SERVER_PROJECT" -c Release -nologo -clp:ErrorsOnly -v:quiet >&2
+  exec dotnet "$SERVER_DLL" token "$@"
+}
+
 cmd_test() {
   need_dotnet
   need_interop_packages
@@ -108,6 +117,7 @@ cmd_bench() {
 
 case "${1:-run}" in
   run) [ $# -gt 0 ] && shift; cmd_run "$@" ;;
+  token) shift; cmd_token "$@" ;;
   test) shift; cmd_test "$@" ;;
   bench) shift; cmd_bench "$@" ;;
   help|-h|--help) usage ;;
