@@ -19,7 +19,7 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
 
     /// <summary>Queues <paramref name="frame"/> (one reference taken per session) for every member except the session <paramref name="except"/>.</summary>
     /// <param name="pendingSeq">A message: members with no session get a pending entry for this seq. 0: an event, nothing pending.</param>
-    public async ValueTask ToMembersAsync(long conversation, OutboundFrame frame, ChatSession? except, long pendingSeq)
+    public async ValueTask ToMembersAsync(long conversation, OutboundFrame frame, IRequester? except, long pendingSeq)
     {
         store.GetMembers(conversation, _members);
         foreach (long member in _members)
@@ -46,11 +46,11 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
         }
     }
 
-    private static void ToSessions(ChatSession[] sessions, OutboundFrame frame, ChatSession? except)
+    private static void ToSessions(ChatSession[] sessions, OutboundFrame frame, IRequester? except)
     {
         foreach (ChatSession session in sessions)
         {
-            if (session != except)
+            if (!ReferenceEquals(session, except))
             {
                 session.Enqueue(frame.AddReference());
             }

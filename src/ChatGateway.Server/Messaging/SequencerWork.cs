@@ -1,4 +1,3 @@
-using ChatGateway.Server.Sessions;
 using ChatGateway.Storage;
 
 namespace ChatGateway.Server.Messaging;
@@ -23,7 +22,8 @@ public enum WorkKind : byte
 public sealed class SequencerWork
 {
     public WorkKind Kind;
-    public ChatSession Origin = null!;
+    /// <summary>Who gets the answer; also the one session a Deliver is not sent to (its Ack stands for it).</summary>
+    public IRequester Origin = null!;
     public uint RequestId;
     public long Conversation;
     /// <summary>The acting user: sender, creator, reader.</summary>

@@ -17,7 +17,7 @@ namespace ChatGateway.Server.Sessions;
 /// for this client (answers, deliveries, events) goes through one bounded queue drained by a writer loop that
 /// sends up to 64 frames per flush. A client that lets the queue overflow is closed with 4008.
 /// </summary>
-public sealed partial class ChatSession : IWebSocketSession
+public sealed partial class ChatSession : IWebSocketSession, IRequester
 {
     private const int MaxFramesPerFlush = 64;
     private const int MaxBytesPerFlush = 256 * 1024;
@@ -158,7 +158,7 @@ public sealed partial class ChatSession : IWebSocketSession
 
     // ------------------------------------------------------------ answers
 
-    internal void SendAck(uint rid, long conversation, long seq, long timestamp, bool duplicate)
+    public void SendAck(uint rid, long conversation, long seq, long timestamp, bool duplicate)
     {
         OutboundFrame frame = OutboundFrame.Rent(48);
         MessagePackWriter w = frame.Writer();
@@ -167,7 +167,7 @@ public sealed partial class ChatSession : IWebSocketSession
         Enqueue(frame.Seal());
     }
 
-    internal void SendOk(uint rid, long value)
+    public void SendOk(uint rid, long value)
     {
         OutboundFrame frame = OutboundFrame.Rent(24);
         MessagePackWriter w = frame.Writer();
@@ -176,7 +176,7 @@ public sealed partial class ChatSession : IWebSocketSession
         Enqueue(frame.Seal());
     }
 
-    internal void SendError(uint rid, string code, string message)
+    public void SendError(uint rid, string code, string message)
     {
         OutboundFrame frame = OutboundFrame.Rent(32 + code.Length + message.Length * 3);
         MessagePackWriter w = frame.Writer();

@@ -37,6 +37,11 @@ internal sealed class StateStore : IDisposable
             RemoveOutdatedCheckpoints = false,
             // Per-record locks: presence is written from any thread, and records updated in place are read concurrently.
             ConcurrencyControlMode = ConcurrencyControlMode.RecordIsolation,
+            // Without it every message's membership check re-reads from disk once message traffic has pushed the
+            // member records out of the log's memory (measured: ~10 µs per message, the whole sequencer budget).
+            ReadCacheEnabled = options.IndexReadCacheBytes > 0,
+            ReadCacheMemorySize = Math.Max(options.IndexReadCacheBytes, 4 * PageBytes),
+            ReadCachePageSize = PageBytes,
         };
         _kv = new FasterKV<SpanByte, SpanByte>(_settings);
     }

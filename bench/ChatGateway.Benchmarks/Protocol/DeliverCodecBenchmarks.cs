@@ -1,0 +1,65 @@
+using System.Buffers;
+using BenchmarkDotNet.Attributes;
+using ChatGateway.Protocol;
+using MessagePack;
+
+namespace ChatGateway.Benchmarks.Protocol;
+
+/// <summary>
+/// Encoding and decoding a Deliver with a 100-byte body, as the server writes it for every recipient and
+/// a client reads it. Encode writes into a reused buffer; decode reads the fields as slices (the body is
+/// not copied), so both should allocate nothing.
+/// </summary>
+[MemoryDiagnoser]
+public class DeliverCodecBenchmarks
+{
+    private readonly byte[] _body = new byte[100];
+    private readonly byte[] _clientId = Guid.NewGuid().ToByteArray(bigEndian: true);
+    private readonly ArrayBufferWriter<byte> _output = new(512);
+    private ReadOnlySequence<byte> _encoded;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Random.Shared.NextBytes(_body);
+        Encode();
+        _encoded = new ReadOnlySequence<byte>(_output.WrittenMemory.ToArray());
+    }
+
+    [Benchmark]
+    public int Encode()
+    {
+        _output.ResetWrittenCount();
+        var w = new MessagePackWriter(_output);
+        ServerMessageWriter.Deliver(ref w, 0x4000_1234_5678_9abcL, 1_234_567, 42, 1_796_000_000_000, _clientId, _body);
+        w.Flush();
+        return _output.WrittenCount;
+    }
+
+    [Benchmark]
+    public long Decode()
+    {
+        var r = new MessagePackReader(_encoded);
+        int fields = MessagePackFields.ReadEnvelope(ref r, out MessageType _);
+        ServerMessageReader.ReadDeliver(ref r, fields, out DeliverFields deliver);
+        return deliver.Seq + deliver.Body.Length;
+    }
+
+    /// <summary>Decoding a client's Send the way the server does for every inbound message.</summary>
+    [Benchmark]
+    public long DecodeSend()
+    {
+        ClientRequest request = ClientRequestReader.Read(_send, _members, 1000, out _);
+        return request.Conversation + request.Body.Length;
+    }
+
+    private readonly List<long> _members = [];
+    private readonly ReadOnlySequence<byte> _send = EncodeSend();
+
+    private static ReadOnlySequence<byte> EncodeSend()
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        ClientRequestWriter.Send(buffer, 7, 0x4000_1234_5678_9abcL, 0, Guid.NewGuid().ToByteArray(), new byte[100]);
+        return new ReadOnlySequence<byte>(buffer.WrittenMemory.ToArray());
+    }
+}
