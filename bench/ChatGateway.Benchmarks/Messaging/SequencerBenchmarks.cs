@@ -75,11 +75,14 @@ public class SequencerBenchmarks
             MessagePackWriter w = frame.Writer();
             ServerMessageWriter.Deliver(ref w, conversation, 0, sender, 0, clientId, _body);
             w.Flush();
-            var work = new SequencerWork
-            {
-                Kind = WorkKind.Send, Origin = _requester, Conversation = conversation, User = sender,
-                ClientId = ClientMessageId.FromBytes(clientId), Frame = frame, BodyLength = _body.Length,
-            };
+            SequencerWork work = SequencerWork.Rent();
+            work.Kind = WorkKind.Send;
+            work.Origin = _requester;
+            work.Conversation = conversation;
+            work.User = sender;
+            work.ClientId = ClientMessageId.FromBytes(clientId);
+            work.Frame = frame;
+            work.BodyLength = _body.Length;
             if (!_sequencer.TrySubmit(work))
             {
                 throw new InvalidOperationException("sequencer queue full");

@@ -144,7 +144,7 @@ public sealed class Sequencer
                     finally
                     {
                         work.Frame?.Release();
-                        work.Frame = null;
+                        work.Return();
                         Interlocked.Increment(ref Completed);
                     }
                 }

@@ -21,6 +21,32 @@ public enum WorkKind : byte
 /// </summary>
 public sealed class SequencerWork
 {
+    private const int MaxPooled = 16_384;
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<SequencerWork> Pool = new();
+
+    /// <summary>A cleared work item, from the pool when one is free: steady-state sends allocate none.</summary>
+    public static SequencerWork Rent() => Pool.TryDequeue(out SequencerWork? work) ? work : new SequencerWork();
+
+    /// <summary>Back to the pool, once the completion loop is done with it (its frame already released).</summary>
+    public void Return()
+    {
+        Origin = null!;
+        Frame = null;
+        Members = [];
+        Results = [];
+        Result = default;
+        CreateResult = default;
+        StartError = null;
+        RequestId = 0;
+        Conversation = User = Peer = Seq = 0;
+        ClientId = default;
+        BodyLength = 0;
+        if (Pool.Count < MaxPooled)
+        {
+            Pool.Enqueue(this);
+        }
+    }
+
     public WorkKind Kind;
     /// <summary>Who gets the answer; also the one session a Deliver is not sent to (its Ack stands for it).</summary>
     public IRequester Origin = null!;

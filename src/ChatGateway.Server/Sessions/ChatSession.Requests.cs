@@ -194,11 +194,16 @@ public sealed partial class ChatSession
         MessagePackWriter w = frame.Writer();
         ServerMessageWriter.Deliver(ref w, conversation, 0, UserId, 0, clientIdOnWire, request.Body);
         w.Flush();
-        var work = new SequencerWork
-        {
-            Kind = WorkKind.Send, Origin = this, RequestId = rid, Conversation = conversation, User = UserId, Peer = peer,
-            ClientId = id, Frame = frame, BodyLength = (int)request.Body.Length,
-        };
+        SequencerWork work = SequencerWork.Rent();
+        work.Kind = WorkKind.Send;
+        work.Origin = this;
+        work.RequestId = rid;
+        work.Conversation = conversation;
+        work.User = UserId;
+        work.Peer = peer;
+        work.ClientId = id;
+        work.Frame = frame;
+        work.BodyLength = (int)request.Body.Length;
         Submit(work);
     }
 
@@ -307,8 +312,10 @@ public sealed partial class ChatSession
     {
         if (!_node.SequencerOf(work.Conversation).TrySubmit(work))
         {
+            uint rid = work.RequestId;
             work.Frame?.Release();
-            SendError(work.RequestId, _node.IsStopping ? ErrorCode.Unavailable : ErrorCode.Busy, "the conversation's sequencer is saturated; retry with backoff");
+            work.Return();
+            SendError(rid, _node.IsStopping ? ErrorCode.Unavailable : ErrorCode.Busy, "the conversation's sequencer is saturated; retry with backoff");
         }
     }
 
