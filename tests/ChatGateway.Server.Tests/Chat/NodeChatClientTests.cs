@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace ChatGateway.Server.Tests.Chat;
+
+/// <summary>A client in another language, written from docs/protocol.md only (tests/interop/chat-client.mjs: Node `ws` + @msgpack/msgpack).</summary>
+public sealed class NodeChatClientTests
+{
+    [Fact]
+    public async Task A_Node_client_written_from_the_protocol_document_sends_receives_syncs_and_retries()
+    {
+        string interop = Path.Combine(RepositoryRoot(), "tests", "interop");
+        Assert.True(Directory.Exists(Path.Combine(interop, "node_modules", "@msgpack", "msgpack")),
+            "tests/interop/node_modules is missing: run ./run.sh test (it runs npm ci there)");
+        await using ChatTestServer server = await ChatTestServer.StartAsync();
+
+        var start = new ProcessStartInfo("node", ["chat-client.mjs", server.Uri.ToString(), server.Token(8801), server.Token(8802), "8802"])
+        {
+            WorkingDirectory = interop, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using Process node = Process.Start(start)!;
+        Task<string> stdout = node.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = node.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(RawChatClient.Timeout);
+        await node.WaitForExitAsync(cts.Token);
+        Assert.True(node.ExitCode == 0, $"node exited {node.ExitCode}: {await stderr}");
+
+        JsonElement seen = JsonDocument.Parse(await stdout).RootElement;
+        Assert.Equal(("8801", "8802"), (seen.GetProperty("userA").GetString(), seen.GetProperty("userB").GetString()));
+        string conversation = seen.GetProperty("conversation").GetString()!;
+        Assert.Equal(Protocol.ConversationId.DirectFlag, long.Parse(conversation) & Protocol.ConversationId.DirectFlag);
+        Assert.Equal((1, false), (seen.GetProperty("seq").GetInt32(), seen.GetProperty("duplicate").GetBoolean()));
+        JsonElement deliver = seen.GetProperty("deliver");
+        Assert.Equal((conversation, 1, "8801", true, true, "hello from node"),
+            (deliver.GetProperty("conversation").GetString(), deliver.GetProperty("seq").GetInt32(), deliver.GetProperty("sender").GetString(),
+             deliver.GetProperty("sameTimestamp").GetBoolean(), deliver.GetProperty("sameClientId").GetBoolean(), deliver.GetProperty("body").GetString()));
+        JsonElement sync = seen.GetProperty("sync");
+        Assert.Equal((1, 1, false, false, "hello from node"),
+            (sync.GetProperty("head").GetInt32(), sync.GetProperty("earliest").GetInt32(), sync.GetProperty("truncated").GetBoolean(),
+             sync.GetProperty("hasMore").GetBoolean(), string.Join("|", sync.GetProperty("bodies").EnumerateArray().Select(b => b.GetString()))));
+        Assert.Equal((1, true), (seen.GetProperty("retry").GetProperty("seq").GetInt32(), seen.GetProperty("retry").GetProperty("duplicate").GetBoolean()));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ChatGateway.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("ChatGateway.sln not found above " + AppContext.BaseDirectory);
+    }
+}
