@@ -37,13 +37,6 @@ public sealed class StoreOptions
     /// </summary>
     public long IndexMemoryBytes { get; set; } = 256L * 1024 * 1024;
 
-    /// <summary>
-    /// Memory for the index's read cache: records read back from disk (membership, conversation state,
-    /// pending entries that message traffic pushed out of <see cref="IndexMemoryBytes"/>) are kept here, so
-    /// the small records every message consults are read from disk once, not once per message. 0 disables it.
-    /// </summary>
-    public long IndexReadCacheBytes { get; set; } = 64L * 1024 * 1024;
-
     /// <summary>Size of the index's hash table in bytes (64 bytes per bucket of 7 entries).</summary>
     public long IndexHashBytes { get; set; } = 32L * 1024 * 1024;
 
@@ -86,7 +79,7 @@ public sealed class StoreOptions
         {
             throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), "batch, queue, depth and body limits must be positive");
         }
-        if (JournalMemoryBytes < 4 << 20 || IndexMemoryBytes < 4 << 20 || IndexHashBytes < 1 << 16 || IndexReadCacheBytes is > 0 and < 4 << 20)
+        if (JournalMemoryBytes < 4 << 20 || IndexMemoryBytes < 4 << 20 || IndexHashBytes < 1 << 16)
         {
             throw new ArgumentOutOfRangeException(nameof(IndexMemoryBytes), "memory sizes are too small (journal and index at least 4 MiB: four 1 MiB pages)");
         }

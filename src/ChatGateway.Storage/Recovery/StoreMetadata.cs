@@ -11,7 +11,10 @@ namespace ChatGateway.Storage.Recovery;
 /// </summary>
 internal sealed record StoreMetadata
 {
-    public int Format { get; init; } = 1;
+    /// <summary>On-disk format this version writes and reads. 2: index keys hashed by <see cref="State.StateKeyComparer"/>.</summary>
+    public const int CurrentFormat = 2;
+
+    public int Format { get; init; } = CurrentFormat;
     public Guid? Checkpoint { get; init; }
     public long ReplayFrom { get; init; }
     /// <summary>Starts at 1; increases every time the store opens after a crash (an unclean shutdown).</summary>
@@ -29,8 +32,13 @@ internal sealed record StoreMetadata
         }
         try
         {
-            return JsonSerializer.Deserialize<StoreMetadata>(File.ReadAllBytes(path))
-                   ?? throw new StoreCorruptedException($"{path} is empty");
+            StoreMetadata metadata = JsonSerializer.Deserialize<StoreMetadata>(File.ReadAllBytes(path))
+                                     ?? throw new StoreCorruptedException($"{path} is empty");
+            if (metadata.Format != CurrentFormat)
+            {
+                throw new StoreCorruptedException($"{path}: store format {metadata.Format}; this version reads format {CurrentFormat} only");
+            }
+            return metadata;
         }
         catch (JsonException ex)
         {

@@ -25,6 +25,38 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
     private readonly Dictionary<long, ConversationState> _conversations = [];
     private readonly HashSet<long> _dirty = [];
 
+    /// <summary>Bound of <see cref="IsMember"/>'s cache: past it the cache is emptied and refills from the index.</summary>
+    public const int MemberCacheLimit = 262_144;
+
+    // (conversation, user) pairs known to be members. Every append checks membership, and message traffic soon
+    // pushes member records out of the index's memory: without this, each check is a disk read. Exact, because
+    // the machine applies every membership change (it adds on MemberAdded, removes on MemberRemoved).
+    private readonly HashSet<(long Conversation, long User)> _knownMembers = [];
+
+    /// <summary>Whether <paramref name="user"/> is a member, including changes not yet committed.</summary>
+    public bool IsMember(long conversation, long user)
+    {
+        if (_knownMembers.Contains((conversation, user)))
+        {
+            return true;
+        }
+        if (!StateQueries.IsMember(session, conversation, user))
+        {
+            return false;
+        }
+        RememberMember(conversation, user);
+        return true;
+    }
+
+    private void RememberMember(long conversation, long user)
+    {
+        if (_knownMembers.Count >= MemberCacheLimit)
+        {
+            _knownMembers.Clear();
+        }
+        _knownMembers.Add((conversation, user));
+    }
+
     /// <summary>The working state of a conversation, including changes not yet committed.</summary>
     public ConversationState GetConversation(long conversation)
     {
@@ -164,6 +196,8 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         session.Upsert(StateKey.Of(key, KeyKind.MemberAt, conversation, index), new LongValue { Value = user });
         SetConversation(conversation, conv);
 
+        RememberMember(conversation, user);
+
         UserState userState = StateQueries.User(session, user);
         long position = userState.ConversationCount++;
         session.Upsert(StateKey.Of(key, KeyKind.UserConversation, user, conversation), new LongValue { Value = position });
@@ -178,6 +212,7 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         {
             return;
         }
+        _knownMembers.Remove((conversation, user));
         ConversationState conv = GetConversation(conversation);
         RemoveFromList(KeyKind.MemberAt, conversation, member.Index, --conv.MemberCount,
             movedUser => session.Upsert(StateKey.Of(stackalloc byte[StateKey.MaxLength], KeyKind.Member, conversation, movedUser),

@@ -34,14 +34,13 @@ internal sealed class StateStore : IDisposable
             MemorySize = options.IndexMemoryBytes,
             PageSize = PageBytes,
             IndexSize = options.IndexHashBytes,
+            EqualityComparer = StateKeyComparer.Instance,
             RemoveOutdatedCheckpoints = false,
             // Per-record locks: presence is written from any thread, and records updated in place are read concurrently.
             ConcurrencyControlMode = ConcurrencyControlMode.RecordIsolation,
-            // Without it every message's membership check re-reads from disk once message traffic has pushed the
-            // member records out of the log's memory (measured: ~10 µs per message, the whole sequencer budget).
-            ReadCacheEnabled = options.IndexReadCacheBytes > 0,
-            ReadCacheMemorySize = Math.Max(options.IndexReadCacheBytes, 4 * PageBytes),
-            ReadCachePageSize = PageBytes,
+            // No read cache: FASTER 2.6.5's read cache returned stale conversation heads and threw during replay in
+            // our kill -9 tests (2 runs in 8). Records the writer consults on every message are cached by the state
+            // machine instead (StateMachine.IsMember, conversation states).
         };
         _kv = new FasterKV<SpanByte, SpanByte>(_settings);
     }

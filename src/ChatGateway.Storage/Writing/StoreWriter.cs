@@ -303,7 +303,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             case WriteKind.AppendMessage:
                 return AppendMessage(command, now);
             case WriteKind.AddMember:
-                if (StateQueries.IsMember(_session, command.Conversation, command.User))
+                if (_machine.IsMember(command.Conversation, command.User))
                 {
                     return new WriteResult(WriteStatus.AlreadyMember, command.Conversation);
                 }
@@ -320,14 +320,14 @@ internal sealed class StoreWriter : IAsyncDisposable
                 Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = command.User, Timestamp = now });
                 foreach (long member in command.Members ?? [])
                 {
-                    if (!StateQueries.IsMember(_session, command.Conversation, member))
+                    if (!_machine.IsMember(command.Conversation, member))
                     {
                         Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = member, Timestamp = now });
                     }
                 }
                 return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
             case WriteKind.MarkRead:
-                if (!StateQueries.IsMember(_session, command.Conversation, command.User))
+                if (!_machine.IsMember(command.Conversation, command.User))
                 {
                     return new WriteResult(WriteStatus.NotMember, command.Conversation);
                 }
@@ -340,7 +340,7 @@ internal sealed class StoreWriter : IAsyncDisposable
                 Append(new JournalRecord { Kind = RecordKind.ReadMarked, User = command.User, Conversation = command.Conversation, Seq = readUpTo, Timestamp = now });
                 return new WriteResult(WriteStatus.Ok, command.Conversation, readUpTo, now);
             case WriteKind.RemoveMember:
-                if (!StateQueries.IsMember(_session, command.Conversation, command.User))
+                if (!_machine.IsMember(command.Conversation, command.User))
                 {
                     return new WriteResult(WriteStatus.NotMember, command.Conversation);
                 }
@@ -381,7 +381,7 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     private WriteResult AppendMessage(WriteCommand command, long now)
     {
-        if (command.RequireMembership && !StateQueries.IsMember(_session, command.Conversation, command.User))
+        if (command.RequireMembership && !_machine.IsMember(command.Conversation, command.User))
         {
             return new WriteResult(WriteStatus.NotMember, command.Conversation);
         }
