@@ -13,7 +13,33 @@ namespace ChatGateway.Server.Messaging;
 /// </summary>
 public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger logger)
 {
+    /// <summary>Conversations whose member lists are cached; past it the cache is emptied and refills from the store.</summary>
+    public const int MemberCacheLimit = 65_536;
+
     private readonly List<long> _members = [];
+    // Member lists by conversation, so a message costs no index reads for its recipients (member records soon
+    // leave the index's memory under message traffic). Exact because every membership change of a conversation
+    // is completed by this fan-out's sequencer, which calls Forget before announcing it.
+    private readonly Dictionary<long, long[]> _memberCache = [];
+
+    /// <summary>Drops a conversation's cached members: its membership just changed.</summary>
+    public void Forget(long conversation) => _memberCache.Remove(conversation);
+
+    private long[] MembersOf(long conversation)
+    {
+        if (_memberCache.TryGetValue(conversation, out long[]? members))
+        {
+            return members;
+        }
+        store.GetMembers(conversation, _members);
+        members = [.. _members];
+        if (_memberCache.Count >= MemberCacheLimit)
+        {
+            _memberCache.Clear();
+        }
+        _memberCache[conversation] = members;
+        return members;
+    }
     private readonly Channel<ValueTask<WriteResult>> _pendingWrites = Channel.CreateBounded<ValueTask<WriteResult>>(
         new BoundedChannelOptions(65_536) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
 
@@ -21,8 +47,7 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
     /// <param name="pendingSeq">A message: members with no session get a pending entry for this seq. 0: an event, nothing pending.</param>
     public async ValueTask ToMembersAsync(long conversation, OutboundFrame frame, IRequester? except, long pendingSeq)
     {
-        store.GetMembers(conversation, _members);
-        foreach (long member in _members)
+        foreach (long member in MembersOf(conversation))
         {
             ChatSession[] sessions = registry.SessionsOf(member);
             if (sessions.Length == 0)

@@ -189,6 +189,7 @@ public sealed class Sequencer
         if (work.Peer != 0)
         {
             await work.CreateResult.ConfigureAwait(false); // Exists is fine: the pair created it concurrently; membership is re-checked by the append
+            _fanOut.Forget(work.Conversation);
         }
         WriteResult result = await work.Result.ConfigureAwait(false);
         switch (result.Status)
@@ -218,6 +219,7 @@ public sealed class Sequencer
             work.Origin.SendError(work.RequestId, ErrorCode.Unavailable, "group id collision; retry");
             return;
         }
+        _fanOut.Forget(work.Conversation);
         work.Origin.SendOk(work.RequestId, work.Conversation);
         _users.Clear();
         _users.Add(work.User);
@@ -233,6 +235,7 @@ public sealed class Sequencer
 
     private async ValueTask CompleteMembershipAsync(SequencerWork work)
     {
+        _fanOut.Forget(work.Conversation);
         _users.Clear();
         for (int i = 0; i < work.Results.Length; i++)
         {
@@ -253,6 +256,7 @@ public sealed class Sequencer
     private async ValueTask CompleteLeaveAsync(SequencerWork work)
     {
         WriteResult result = await work.Result.ConfigureAwait(false);
+        _fanOut.Forget(work.Conversation);
         if (result.Status != WriteStatus.Ok)
         {
             work.Origin.SendError(work.RequestId, ErrorCode.NotMember, "not a member of this conversation");

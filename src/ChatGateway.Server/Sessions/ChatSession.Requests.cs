@@ -175,8 +175,10 @@ public sealed partial class ChatSession
         }
         else
         {
+            // Membership is decided by the shard's writer (which caches it) when the message is appended: checking
+            // here too would cost an index read per message, often from disk once member records are old.
             conversation = request.Conversation;
-            if (!ConversationId.IsValid(conversation) || !_node.Store.StoreOf(conversation).IsMember(conversation, UserId))
+            if (!ConversationId.IsValid(conversation))
             {
                 SendError(rid, ErrorCode.NotMember, "not a member of this conversation");
                 return;
