@@ -29,6 +29,7 @@ public sealed partial class ChatClient
             _online.TrySetResult();
             await EmitAsync(new ConnectedEvent(hello.Fields, reconnected)).ConfigureAwait(false);
             _ = Task.Run(CatchUpAsync);
+            _ = Task.Run(ResubscribePresenceAsync);
             return socket;
         }
         catch
@@ -151,6 +152,9 @@ public sealed partial class ChatClient
                 break;
             case TypingMessage typing:
                 await EmitAsync(new TypingEvent(typing.Conversation, typing.User)).ConfigureAwait(false);
+                break;
+            case PresenceEventMessage presence:
+                await EmitAsync(new PresenceChangedEvent(presence.Changes)).ConfigureAwait(false);
                 break;
             case MembershipMessage membership:
                 await EmitAsync(new MembershipEvent(membership.Conversation, membership.Change, membership.Actor, membership.Users)).ConfigureAwait(false);
@@ -325,10 +329,35 @@ public sealed partial class ChatClient
         }
     }
 
+    /// <summary>Subscriptions belong to a session: renew them on every (re)connect; the snapshot arrives as a change event.</summary>
+    private async Task ResubscribePresenceAsync()
+    {
+        long[] users;
+        lock (_presenceSubscriptions)
+        {
+            users = [.. _presenceSubscriptions];
+        }
+        if (users.Length == 0)
+        {
+            return;
+        }
+        try
+        {
+            PresenceResultMessage snapshot = (PresenceResultMessage)await RequestAsync(
+                (o, rid) => ClientRequestWriter.PresenceSubscribe(o, rid, users), CancellationToken.None).ConfigureAwait(false);
+            await EmitAsync(new PresenceChangedEvent(snapshot.Entries)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException)
+        {
+        }
+    }
+
     private void StartTimers(HelloFields hello)
     {
         _heartbeat?.Dispose();
-        TimeSpan interval = TimeSpan.FromMilliseconds(Math.Max(1000, hello.HeartbeatIntervalMs));
+        // 80% of the announced interval: a device that heartbeats never ages past the server's online window
+        // (the same 30 s by default) between two heartbeats.
+        TimeSpan interval = TimeSpan.FromMilliseconds(Math.Max(1000, hello.HeartbeatIntervalMs * 0.8));
         _heartbeat = TimeProvider.System.CreateTimer(_ => _ = HeartbeatAsync(), null, interval, interval);
         _refresh?.Dispose();
         TimeSpan untilExpiry = DateTimeOffset.FromUnixTimeMilliseconds(hello.TokenExpiresMs) - DateTimeOffset.FromUnixTimeMilliseconds(hello.ServerTimeMs);

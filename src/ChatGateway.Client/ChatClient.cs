@@ -24,6 +24,7 @@ public sealed partial class ChatClient : IAsyncDisposable
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
     private readonly Backoff _backoff;
+    private readonly HashSet<long> _presenceSubscriptions = [];
     private volatile TaskCompletionSource _online = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ClientWebSocket? _socket;
     private Task _run = Task.CompletedTask;
@@ -141,6 +142,37 @@ public sealed partial class ChatClient : IAsyncDisposable
 
     public async Task TypingAsync(long conversation, CancellationToken cancellationToken = default) =>
         await RequestAsync((o, rid) => ClientRequestWriter.Typing(o, rid, conversation), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The presence of <paramref name="users"/> (those the server lets this user see; the rest are in Refused).</summary>
+    public async Task<PresenceResultMessage> QueryPresenceAsync(IReadOnlyList<long> users, CancellationToken cancellationToken = default) =>
+        (PresenceResultMessage)await RequestAsync((o, rid) => ClientRequestWriter.PresenceQuery(o, rid, users), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Subscribes to <paramref name="users"/>: returns their presence now; changes then arrive as
+    /// <see cref="PresenceChangedEvent"/>. Subscriptions last for the session: the client renews them after a reconnect.
+    /// </summary>
+    public async Task<PresenceResultMessage> SubscribePresenceAsync(IReadOnlyList<long> users, CancellationToken cancellationToken = default)
+    {
+        var result = (PresenceResultMessage)await RequestAsync((o, rid) => ClientRequestWriter.PresenceSubscribe(o, rid, users), cancellationToken).ConfigureAwait(false);
+        lock (_presenceSubscriptions)
+        {
+            _presenceSubscriptions.UnionWith(users);
+        }
+        return result;
+    }
+
+    public async Task UnsubscribePresenceAsync(IReadOnlyList<long> users, CancellationToken cancellationToken = default)
+    {
+        lock (_presenceSubscriptions)
+        {
+            _presenceSubscriptions.ExceptWith(users);
+        }
+        await RequestAsync((o, rid) => ClientRequestWriter.PresenceUnsubscribe(o, rid, users), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Declares this user away while active (an app in the background), or back to automatic.</summary>
+    public async Task SetStatusAsync(DeclaredStatus status, CancellationToken cancellationToken = default) =>
+        await RequestAsync((o, rid) => ClientRequestWriter.SetStatus(o, rid, status), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Sends one request and waits for its answer; an Error answer throws <see cref="ChatException"/>.</summary>
     private async Task<ServerMessage> RequestAsync(Action<IBufferWriter<byte>, uint> write, CancellationToken cancellationToken)

@@ -25,3 +25,6 @@ public sealed record DisconnectedEvent(int? CloseCode, string? Reason, bool Will
 
 /// <summary>Catch-up after a (re)connect finished: every conversation is at its head as of then.</summary>
 public sealed record CaughtUpEvent(int Conversations) : ChatEvent;
+
+/// <summary>Subscribed users whose presence changed (one entry per user, the latest).</summary>
+public sealed record PresenceChangedEvent(IReadOnlyList<PresenceEntry> Changes) : ChatEvent;

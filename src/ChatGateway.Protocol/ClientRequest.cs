@@ -27,6 +27,8 @@ public struct ClientRequest
     public ReadOnlySequence<byte> Body;
     /// <summary>AckPending: the cursor of the Pending message being acknowledged.</summary>
     public ReadOnlySequence<byte> PendingCursor;
+    /// <summary>SetStatus: the declared status.</summary>
+    public DeclaredStatus Status;
     /// <summary>RefreshToken: the new token.</summary>
     public string? Token;
 }

@@ -13,7 +13,7 @@ namespace ChatGateway.Protocol;
 public static class ClientRequestReader
 {
     /// <summary>Decodes one frame. <paramref name="members"/> receives the user list of CreateGroup/AddMembers/RemoveMembers.</summary>
-    /// <param name="maxMembers">The longest member list accepted.</param>
+    /// <param name="maxMembers">The longest user list accepted (members, presence users).</param>
     /// <param name="requestId">The request id when it could be read (to address an error), else 0.</param>
     public static ClientRequest Read(in ReadOnlySequence<byte> frame, List<long> members, int maxMembers, out uint requestId)
     {
@@ -46,6 +46,8 @@ public static class ClientRequestReader
                 MessageType.Heartbeat => 0,
                 MessageType.RefreshToken => 1,
                 MessageType.AckPending => 1,
+                MessageType.PresenceQuery or MessageType.PresenceSubscribe or MessageType.PresenceUnsubscribe => 1,
+                MessageType.SetStatus => 1,
                 _ => throw new ProtocolException(ErrorCode.Malformed, $"unknown request type {(int)type}"),
             };
             if (fields < needed)
@@ -96,6 +98,19 @@ public static class ClientRequestReader
                     break;
                 case MessageType.AckPending:
                     request.PendingCursor = ReadBinary(ref reader, "cursor");
+                    break;
+                case MessageType.PresenceQuery:
+                case MessageType.PresenceSubscribe:
+                case MessageType.PresenceUnsubscribe:
+                    ReadInt64Array(ref reader, "users", maxMembers, members);
+                    break;
+                case MessageType.SetStatus:
+                    long status = ReadInt64(ref reader, "status");
+                    if (status is < 0 or > (long)DeclaredStatus.Away)
+                    {
+                        throw new ProtocolException(ErrorCode.BadRequest, "status: 0 (auto) or 1 (away)");
+                    }
+                    request.Status = (DeclaredStatus)status;
                     break;
             }
             SkipFields(ref reader, fields - needed);

@@ -63,6 +63,21 @@ public static class ClientRequestWriter
         w.Flush();
     }
 
+    public static void PresenceQuery(IBufferWriter<byte> output, uint rid, IReadOnlyList<long> users) => Users(output, MessageType.PresenceQuery, rid, users);
+
+    public static void PresenceSubscribe(IBufferWriter<byte> output, uint rid, IReadOnlyList<long> users) => Users(output, MessageType.PresenceSubscribe, rid, users);
+
+    public static void PresenceUnsubscribe(IBufferWriter<byte> output, uint rid, IReadOnlyList<long> users) => Users(output, MessageType.PresenceUnsubscribe, rid, users);
+
+    public static void SetStatus(IBufferWriter<byte> output, uint rid, DeclaredStatus status) => OneInteger(output, MessageType.SetStatus, rid, (long)status);
+
+    private static void Users(IBufferWriter<byte> output, MessageType type, uint rid, IReadOnlyList<long> users)
+    {
+        var w = Begin(output, type, rid, 1);
+        WriteArray(ref w, users);
+        w.Flush();
+    }
+
     public static void AckPending(IBufferWriter<byte> output, uint rid, ReadOnlySpan<byte> cursor)
     {
         var w = Begin(output, MessageType.AckPending, rid, 1);

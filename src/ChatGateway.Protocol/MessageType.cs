@@ -20,6 +20,10 @@ public enum MessageType : byte
     Heartbeat = 11,
     RefreshToken = 12,
     AckPending = 13,
+    PresenceQuery = 14,
+    PresenceSubscribe = 15,
+    PresenceUnsubscribe = 16,
+    SetStatus = 17,
 
     // server -> client
     Hello = 64,
@@ -33,4 +37,6 @@ public enum MessageType : byte
     MembershipEvent = 72,
     Error = 73,
     Ok = 74,
+    PresenceResult = 75,
+    PresenceEvent = 76,
 }

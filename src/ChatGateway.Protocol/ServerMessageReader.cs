@@ -54,6 +54,8 @@ public static class ServerMessageReader
                 MessageType.MembershipEvent => ReadMembership(ref r, fields),
                 MessageType.Error => Fixed(ref r, fields, 3, MessageType.Error, (ref MessagePackReader x) =>
                     new ErrorMessage((uint)ReadInt64(ref x, "request id"), ReadString(ref x, "code", 256), ReadString(ref x, "message", 64 * 1024))),
+                MessageType.PresenceResult => ReadPresenceResult(ref r, fields),
+                MessageType.PresenceEvent => ReadPresenceEvent(ref r, fields),
                 MessageType.Ok => Fixed(ref r, fields, 2, MessageType.Ok, (ref MessagePackReader x) =>
                     new OkMessage((uint)ReadInt64(ref x, "request id"), ReadInt64(ref x, "value"))),
                 _ => null,
@@ -184,6 +186,39 @@ public static class ServerMessageReader
         ReadInt64Array(ref r, "users", int.MaxValue, users);
         SkipFields(ref r, fields - 4);
         return new MembershipMessage(conversation, change, actor, users);
+    }
+
+    private static PresenceResultMessage ReadPresenceResult(ref MessagePackReader r, int fields)
+    {
+        Require(fields, 3, MessageType.PresenceResult);
+        uint rid = (uint)ReadInt64(ref r, "request id");
+        List<PresenceEntry> entries = ReadPresenceEntries(ref r);
+        var refused = new List<long>();
+        ReadInt64Array(ref r, "refused", int.MaxValue, refused);
+        SkipFields(ref r, fields - 3);
+        return new PresenceResultMessage(rid, entries, refused);
+    }
+
+    private static PresenceEventMessage ReadPresenceEvent(ref MessagePackReader r, int fields)
+    {
+        Require(fields, 1, MessageType.PresenceEvent);
+        List<PresenceEntry> changes = ReadPresenceEntries(ref r);
+        SkipFields(ref r, fields - 1);
+        return new PresenceEventMessage(changes);
+    }
+
+    private static List<PresenceEntry> ReadPresenceEntries(ref MessagePackReader r)
+    {
+        int count = r.ReadArrayHeader();
+        var entries = new List<PresenceEntry>(Math.Min(count, 1024));
+        for (int i = 0; i < count; i++)
+        {
+            int itemFields = r.ReadArrayHeader();
+            Require(itemFields, 3, MessageType.PresenceEvent);
+            entries.Add(new PresenceEntry(ReadInt64(ref r, "user"), (PresenceStatus)ReadInt64(ref r, "status"), ReadInt64(ref r, "last_seen")));
+            SkipFields(ref r, itemFields - 3);
+        }
+        return entries;
     }
 
     /// <summary>A client message id as a Guid (big-endian bytes, zero-padded), the form the .NET client uses.</summary>

@@ -205,6 +205,40 @@ public static class ServerMessageWriter
         w.Write(message);
     }
 
+    /// <summary>Answer to PresenceQuery / PresenceSubscribe: the users' presence, and those the caller may not see.</summary>
+    public static void PresenceResult(ref MessagePackWriter w, uint rid, IReadOnlyList<PresenceEntry> entries, IReadOnlyList<long> refused)
+    {
+        w.WriteArrayHeader(4);
+        w.Write((byte)MessageType.PresenceResult);
+        w.Write(rid);
+        PresenceEntries(ref w, entries);
+        w.WriteArrayHeader(refused.Count);
+        for (int i = 0; i < refused.Count; i++)
+        {
+            w.Write(refused[i]);
+        }
+    }
+
+    /// <summary>Changes of subscribed users since the last event (one entry per user, the latest).</summary>
+    public static void PresenceEvent(ref MessagePackWriter w, IReadOnlyList<PresenceEntry> changes)
+    {
+        w.WriteArrayHeader(2);
+        w.Write((byte)MessageType.PresenceEvent);
+        PresenceEntries(ref w, changes);
+    }
+
+    private static void PresenceEntries(ref MessagePackWriter w, IReadOnlyList<PresenceEntry> entries)
+    {
+        w.WriteArrayHeader(entries.Count);
+        for (int i = 0; i < entries.Count; i++)
+        {
+            w.WriteArrayHeader(3);
+            w.Write(entries[i].User);
+            w.Write((byte)entries[i].Status);
+            w.Write(entries[i].LastSeen);
+        }
+    }
+
     public static void Ok(ref MessagePackWriter w, uint rid, long value)
     {
         w.WriteArrayHeader(3);

@@ -39,3 +39,7 @@ public sealed record MembershipMessage(long Conversation, MembershipChange Chang
 public sealed record ErrorMessage(uint RequestId, string Code, string Text) : ServerMessage, IReply;
 
 public sealed record OkMessage(uint RequestId, long Value) : ServerMessage, IReply;
+
+public sealed record PresenceResultMessage(uint RequestId, IReadOnlyList<PresenceEntry> Entries, IReadOnlyList<long> Refused) : ServerMessage, IReply;
+
+public sealed record PresenceEventMessage(IReadOnlyList<PresenceEntry> Changes) : ServerMessage;

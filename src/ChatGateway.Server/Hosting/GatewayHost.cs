@@ -44,6 +44,10 @@ public static class GatewayHost
         chat.Validate();
         AuthOptions auth = ReadAuthOptions(builder.Configuration);
         builder.Services.AddSingleton(chat);
+        ChatGateway.Server.Presence.PresenceOptions presence = builder.Configuration.GetSection("Presence").Get<ChatGateway.Server.Presence.PresenceOptions>()
+                                                                ?? new ChatGateway.Server.Presence.PresenceOptions();
+        presence.Validate();
+        builder.Services.AddSingleton(presence);
         builder.Services.AddSingleton(auth);
         builder.Services.AddSingleton(sp => JwtSecret.Resolve(auth.JwtSecret, gateway.Data));
         builder.Services.AddSingleton<TokenService>();

@@ -1,6 +1,7 @@
 using ChatGateway.Protocol;
 using ChatGateway.Server.Auth;
 using ChatGateway.Server.Hosting;
+using ChatGateway.Server.Presence;
 using ChatGateway.Server.Sessions;
 using ChatGateway.Storage;
 using Microsoft.Extensions.Hosting;
@@ -23,11 +24,13 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
     private ShardedStore? _store;
     private Sequencer[] _sequencers = [];
     private ITimer? _tokenSweep;
+    private PresenceTracker? _presence;
     private volatile bool _stopping;
 
     public ChatNode(GatewayOptions gateway, ChatOptions options, Func<StoreOptions> storeOptions, TokenService tokens, TimeProvider time,
-        ILoggerFactory loggers)
+        ILoggerFactory loggers, PresenceOptions? presence = null)
     {
+        PresenceOptions = presence ?? new PresenceOptions();
         _gateway = gateway;
         _storeOptions = storeOptions;
         Options = options;
@@ -39,6 +42,8 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
     }
 
     public ChatOptions Options { get; }
+    public PresenceOptions PresenceOptions { get; }
+    public PresenceTracker Presence => _presence ?? throw new InvalidOperationException("the chat node is not started");
     public TokenService Tokens { get; }
     public TimeProvider Time { get; }
     public SessionRegistry Registry { get; }
@@ -61,6 +66,12 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
             _sequencers[i] = new Sequencer(_store[i], Registry, Options, _logger);
             _sequencers[i].Start();
         }
+        ShardedStore store = _store;
+        _presence = new PresenceTracker(PresenceOptions, Time,
+            user => store.PresenceStoreOf(user).TryGetPresence(user, out Storage.Reading.PresenceInfo info)
+                ? (info.LastSeen, (Protocol.PresenceStatus)info.Status)
+                : null,
+            (user, lastSeen, status) => store.PresenceStoreOf(user).SetPresence(user, lastSeen, (int)status));
         _tokenSweep = Time.CreateTimer(_ => SweepExpiredTokens(), null, Options.TokenCheckInterval, Options.TokenCheckInterval);
         _logger.LogInformation("Chat node started: {Shards} sequencer shards", _store.Count);
     }
@@ -88,6 +99,11 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
         _stopping = true;
         _tokenSweep?.Dispose();
         await Task.WhenAll(_sequencers.Select(s => s.StopAsync())).ConfigureAwait(false);
+        if (_presence is not null)
+        {
+            _presence.Dispose();
+            _presence.PersistAll(); // last_seen reaches the store, and with it the shutdown checkpoint
+        }
         if (_store is not null)
         {
             await _store.DisposeAsync().ConfigureAwait(false); // commits and checkpoints each shard

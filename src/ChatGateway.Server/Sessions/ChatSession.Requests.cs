@@ -122,9 +122,20 @@ public sealed partial class ChatSession
                 Typing(request);
                 break;
             case MessageType.Heartbeat:
-                long nowMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
-                _node.Store.PresenceStoreOf(UserId).SetPresence(UserId, nowMs, 1);
-                SendOk(request.RequestId, nowMs);
+                _node.Presence.Touch(UserId);
+                SendOk(request.RequestId, _node.Time.GetUtcNow().ToUnixTimeMilliseconds());
+                break;
+            case MessageType.PresenceQuery:
+            case MessageType.PresenceSubscribe:
+                QueryPresence(request.RequestId, subscribe: request.Type == MessageType.PresenceSubscribe);
+                break;
+            case MessageType.PresenceUnsubscribe:
+                _node.Presence.Unsubscribe(this, _members);
+                SendOk(request.RequestId, 0);
+                break;
+            case MessageType.SetStatus:
+                _node.Presence.Declare(UserId, request.Status);
+                SendOk(request.RequestId, (long)request.Status);
                 break;
             case MessageType.RefreshToken:
                 return RefreshTokenAsync(request.RequestId, request.Token!);
@@ -498,6 +509,75 @@ public sealed partial class ChatSession
         }
         Volatile.Write(ref _tokenExpiresAtMs, valid.ExpiresAtMs);
         SendOk(rid, valid.ExpiresAtMs);
+    }
+
+    // ------------------------------------------------------------ presence
+
+    /// <summary>
+    /// PresenceQuery / PresenceSubscribe: the users the caller may see (Presence:Visibility) get their presence
+    /// (and, subscribing, later changes); the others are listed as refused.
+    /// </summary>
+    private void QueryPresence(uint rid, bool subscribe)
+    {
+        Presence.PresenceOptions options = _node.PresenceOptions;
+        if (_members.Count > options.MaxUsersPerRequest)
+        {
+            SendError(rid, ErrorCode.BadRequest, "too many users in one request (Presence:MaxUsersPerRequest)");
+            return;
+        }
+        var allowed = new List<long>(_members.Count);
+        var refused = new List<long>();
+        foreach (long user in _members)
+        {
+            (user > 0 && !allowed.Contains(user) && CanSeePresenceOf(user) ? allowed : refused).Add(user);
+        }
+        if (subscribe && _node.Presence.SubscriptionCountWith(this, allowed) > options.MaxSubscriptionsPerSession)
+        {
+            SendError(rid, ErrorCode.BadRequest, "over the subscription limit of this session (Presence:MaxSubscriptionsPerSession)");
+            return;
+        }
+        var entries = new List<PresenceEntry>(allowed.Count);
+        if (subscribe)
+        {
+            _node.Presence.Subscribe(this, allowed, entries);
+        }
+        else
+        {
+            _node.Presence.Query(allowed, entries);
+        }
+        OutboundFrame frame = OutboundFrame.Rent(16 + entries.Count * 24 + refused.Count * 9);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.PresenceResult(ref w, rid, entries, refused);
+        w.Flush();
+        Enqueue(frame.Seal());
+    }
+
+    /// <summary>Presence privacy: the caller itself, anyone sharing a conversation with it, or everyone if so configured.</summary>
+    private bool CanSeePresenceOf(long user)
+    {
+        if (user == UserId || _node.PresenceOptions.Visibility == Presence.PresenceVisibility.Everyone)
+        {
+            return true;
+        }
+        long direct = DirectConversation.IdOf(UserId, user);
+        ChatStore directStore = _node.Store.StoreOf(direct);
+        if (directStore.IsMember(direct, UserId) && directStore.IsMember(direct, user))
+        {
+            return true;
+        }
+        ShardedStore store = _node.Store;
+        for (int shard = 0; shard < store.Count; shard++)
+        {
+            store[shard].GetConversationsOf(UserId, _scratch);
+            foreach (long conversation in _scratch)
+            {
+                if (!ConversationId.IsDirect(conversation) && store[shard].IsMember(conversation, user))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     // ------------------------------------------------------------ helpers

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using ChatGateway.Protocol;
 using ChatGateway.Server.Auth;
 using ChatGateway.Server.Messaging;
+using ChatGateway.Server.Presence;
 using ChatGateway.Storage.Reading;
 using ChatGateway.WebSockets.Connections;
 using ChatGateway.WebSockets.Framing;
@@ -17,7 +18,7 @@ namespace ChatGateway.Server.Sessions;
 /// for this client (answers, deliveries, events) goes through one bounded queue drained by a writer loop that
 /// sends up to 64 frames per flush. A client that lets the queue overflow is closed with 4008.
 /// </summary>
-public sealed partial class ChatSession : IWebSocketSession, IRequester
+public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresenceSession, IPresenceSubscriber
 {
     private const int MaxFramesPerFlush = 64;
     private const int MaxBytesPerFlush = 256 * 1024;
@@ -29,6 +30,7 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester
     private WebSocketConnection? _connection;
     private long _queuedBytes;
     private int _closing;
+    private bool _closedByServer;
     private long _tokenExpiresAtMs;
 
     public ChatSession(ChatNode node, AuthenticatedUser user)
@@ -51,6 +53,18 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester
     public long TokenExpiresAtMs => Volatile.Read(ref _tokenExpiresAtMs);
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
+    /// <summary>Unix ms of the last inbound frame (any frame: requests, heartbeats, pongs, the close frame).</summary>
+    public long LastActivityMs
+    {
+        get
+        {
+            long now = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
+            return _connection is { } connection
+                ? now - (long)_node.Time.GetElapsedTime(connection.LastInboundTimestamp).TotalMilliseconds
+                : now;
+        }
+    }
+
     public void OnOpened(WebSocketConnection connection)
     {
         _connection = connection;
@@ -59,6 +73,7 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester
         ChatSession? evicted = _node.Registry.Register(this);
         evicted?.Close(CloseCode.SessionLimit, "too many sessions for this user; the oldest was closed");
         SendPending(); // read after registering: an entry written before is in it, a message after is delivered live
+        _node.Presence.SessionOpened(this);
     }
 
     public void OnClosed(WebSocketConnection connection, ushort closeCode)
@@ -66,6 +81,23 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester
         Interlocked.Exchange(ref _closing, 1);
         _outbound.Writer.TryComplete();
         _node.Registry.Unregister(this);
+        // Graceful: the client said goodbye (1000, or 1001 as browsers do when a tab closes); its close frame is
+        // recent activity. A close the server started (shutdown, slow consumer, expiry, the idle timeout's 1001
+        // after 90 s of silence) or a lost connection falls back to last_seen's age.
+        long silentMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds() - LastActivityMs;
+        bool graceful = !_closedByServer && closeCode is CloseCode.Normal or CloseCode.GoingAway
+                        && silentMs < (long)_node.PresenceOptions.OnlineWindow.TotalMilliseconds;
+        _node.Presence.SessionClosed(this, graceful);
+        _node.Presence.RemoveSubscriber(this);
+    }
+
+    public void SendPresenceEvent(IReadOnlyList<PresenceEntry> changes)
+    {
+        OutboundFrame frame = OutboundFrame.Rent(8 + changes.Count * 24);
+        MessagePackWriter w = frame.Writer();
+        ServerMessageWriter.PresenceEvent(ref w, changes);
+        w.Flush();
+        Enqueue(frame.Seal());
     }
 
     /// <summary>
@@ -102,6 +134,7 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester
         {
             return;
         }
+        _closedByServer = true;
         _outbound.Writer.TryComplete();
         _ = connection.CloseAsync(code, reason).AsTask();
     }
