@@ -141,6 +141,12 @@ public sealed class Sequencer
                         _logger.LogWarning(ex, "Request {Kind} on conversation {Conversation} failed in storage", work.Kind, work.Conversation);
                         work.Origin.SendError(work.RequestId, ErrorCode.Unavailable, "storage failed; the request was not carried out");
                     }
+                    catch (Exception ex)
+                    {
+                        // A bug, not bad input: log it loudly, answer, and keep the loop alive for everyone else.
+                        _logger.LogError(ex, "Request {Kind} on conversation {Conversation} failed unexpectedly", work.Kind, work.Conversation);
+                        work.Origin.SendError(work.RequestId, ErrorCode.Unavailable, "internal error; the request may not have been carried out");
+                    }
                     finally
                     {
                         work.Frame?.Release();
