@@ -20,6 +20,7 @@ Commands:
   test                     Install what the tests need, run every test suite, end with "N passed, N failed".
   bench [micro [FILTER]]   Run the BenchmarkDotNet suites (FILTER: e.g. '*FrameParse*'; default all).
   bench recovery [N]       Time crash recovery of a store holding N messages (default 1,000,000).
+  bench presence           Presence cost: 18,000 heartbeating users; a mass reconnect with subscriptions.
   help                     This text.
 
 Options for run (each also settable as configuration, see README.md):
@@ -108,8 +109,12 @@ cmd_bench() {
       shift
       dotnet run -c Release --project bench/ChatGateway.Benchmarks -- recovery "$@"
       ;;
+    presence)
+      shift
+      dotnet run -c Release --project bench/ChatGateway.Benchmarks -- presence "$@"
+      ;;
     *)
-      echo "run.sh bench: unknown suite '$kind' (available: micro, recovery)" >&2
+      echo "run.sh bench: unknown suite '$kind' (available: micro, recovery, presence)" >&2
       exit 2
       ;;
   esac

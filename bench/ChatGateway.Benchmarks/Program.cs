@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
 {
     "recovery" => await RecoveryMeasurement.RunAsync(args),
     "recovery-writer" => await RecoveryMeasurement.WriteAsync(args),
+    "presence" => await ChatGateway.Benchmarks.Presence.PresenceMeasurement.RunAsync(args),
     _ => Run(args),
 };
 
