@@ -51,10 +51,12 @@ need_command() {
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
 }
 
-# npm packages of the interop tests (Node `ws`), reinstalled when the lock file changes.
+# npm packages of the interop tests (Node `ws`, @msgpack/msgpack, playwright-core) and Debian's Chromium
+# for the browser test, reinstalled when the lock file changes.
 need_interop_packages() {
   need_command node nodejs
   need_command npm npm
+  need_command chromium chromium
   local dir=tests/interop
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)

@@ -41,6 +41,33 @@ public sealed class NodeChatClientTests
         Assert.Equal((1, true), (seen.GetProperty("retry").GetProperty("seq").GetInt32(), seen.GetProperty("retry").GetProperty("duplicate").GetBoolean()));
     }
 
+    [Fact]
+    public async Task Headless_Chromium_chats_with_the_token_in_the_query_string()
+    {
+        string interop = Path.Combine(RepositoryRoot(), "tests", "interop");
+        Assert.True(File.Exists("/usr/bin/chromium") && Directory.Exists(Path.Combine(interop, "node_modules", "playwright-core")),
+            "Chromium or playwright-core is missing: run ./run.sh test (it installs both)");
+        await using ChatTestServer server = await ChatTestServer.StartAsync();
+
+        var start = new ProcessStartInfo("node", ["browser-chat-client.mjs", server.Uri.ToString(), server.Token(8811), server.Token(8812), "8812"])
+        {
+            WorkingDirectory = interop, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using Process node = Process.Start(start)!;
+        Task<string> stdout = node.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = node.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await node.WaitForExitAsync(cts.Token);
+        Assert.True(node.ExitCode == 0, $"node exited {node.ExitCode}: {await stderr}");
+
+        JsonElement seen = JsonDocument.Parse(await stdout).RootElement;
+        Assert.Equal("8811", seen.GetProperty("user").GetString());
+        Assert.Equal(1, seen.GetProperty("ackSeq").GetInt32());
+        Assert.Equal(seen.GetProperty("conversation").GetString(), seen.GetProperty("deliverConversation").GetString());
+        Assert.Equal((1, "8811", "hello from a browser"),
+            (seen.GetProperty("deliverSeq").GetInt32(), seen.GetProperty("sender").GetString(), seen.GetProperty("body").GetString()));
+    }
+
     private static string RepositoryRoot()
     {
         for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
