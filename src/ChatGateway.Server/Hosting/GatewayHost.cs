@@ -81,7 +81,7 @@ public static class GatewayHost
         configure?.Invoke(builder);
 
         WebApplication app = builder.Build();
-        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
+        OpsEndpoints.Map(app, builder.Configuration.GetValue("Ops:AllowForcedGc", false));
         app.Lifetime.ApplicationStarted.Register(() => LogListening(app, gateway, webSockets));
         app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<ChatNode>().BeginShutdown());
         app.Services.GetRequiredService<JwtSecret>().LogMode(app.Logger);
