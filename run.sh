@@ -21,6 +21,9 @@ Commands:
   bench [micro [FILTER]]   Run the BenchmarkDotNet suites (FILTER: e.g. '*FrameParse*'; default all).
   bench recovery [N]       Time crash recovery of a store holding N messages (default 1,000,000).
   bench presence           Presence cost: 18,000 heartbeating users; a mass reconnect with subscriptions.
+  bench e2e [idle|pairs] [--quick]
+                           End-to-end load against the real server process (server on core 0, load on
+                           core 1): memory per idle connection, delivered messages per server CPU-second.
   help                     This text.
 
 Options for run (each also settable as configuration, see README.md):
@@ -115,8 +118,13 @@ cmd_bench() {
       shift
       dotnet run -c Release --project bench/ChatGateway.Benchmarks -- presence "$@"
       ;;
+    e2e)
+      shift
+      dotnet build bench/ChatGateway.LoadTest -c Release -nologo -clp:ErrorsOnly -v:quiet
+      dotnet bench/ChatGateway.LoadTest/bin/Release/net10.0/ChatGateway.LoadTest.dll "$@"
+      ;;
     *)
-      echo "run.sh bench: unknown suite '$kind' (available: micro, recovery, presence)" >&2
+      echo "run.sh bench: unknown suite '$kind' (available: micro, recovery, presence, e2e)" >&2
       exit 2
       ;;
   esac

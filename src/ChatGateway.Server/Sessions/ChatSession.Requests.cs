@@ -17,7 +17,10 @@ public sealed partial class ChatSession
 {
     private readonly List<long> _members = [];
     private readonly List<long> _scratch = [];
-    private readonly MessagePage _page = new();
+    // Pages are shared by all sessions: a read is encoded before its request returns, so a page is needed only
+    // while a Sync or History is being answered. Keeping one per session cost 16 KiB per idle connection.
+    private static readonly System.Collections.Concurrent.ConcurrentBag<MessagePage> Pages = [];
+    private const int MaxPooledPages = 16;
 
     public async ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload)
     {
@@ -366,8 +369,9 @@ public sealed partial class ChatSession
         {
             return;
         }
-        _node.Store.StoreOf(request.Conversation).ReadRange(request.Conversation, Math.Max(request.Seq, 0) + 1, PageLimit(request.Limit), _page);
-        SendPage(request.RequestId, request.Conversation, keepNewest: false);
+        MessagePage page = RentPage();
+        _node.Store.StoreOf(request.Conversation).ReadRange(request.Conversation, Math.Max(request.Seq, 0) + 1, PageLimit(request.Limit), page);
+        SendPage(page, request.RequestId, request.Conversation, keepNewest: false);
     }
 
     private void History(in ClientRequest request)
@@ -377,8 +381,9 @@ public sealed partial class ChatSession
             return;
         }
         long before = request.Seq <= 0 ? long.MaxValue : request.Seq;
-        _node.Store.StoreOf(request.Conversation).ReadHistory(request.Conversation, before, PageLimit(request.Limit), _page);
-        SendPage(request.RequestId, request.Conversation, keepNewest: true);
+        MessagePage page = RentPage();
+        _node.Store.StoreOf(request.Conversation).ReadHistory(request.Conversation, before, PageLimit(request.Limit), page);
+        SendPage(page, request.RequestId, request.Conversation, keepNewest: true);
     }
 
     private bool CheckPage(in ClientRequest request)
@@ -394,13 +399,15 @@ public sealed partial class ChatSession
     private int PageLimit(int asked) => Math.Min(asked, _options.MaxPageMessages);
 
     /// <summary>
-    /// Sends <see cref="_page"/> as a SyncResult, cut at <see cref="ChatOptions.MaxPageBytes"/> (always at least one
+    /// Sends <paramref name="page"/> as a SyncResult (and returns the page to the pool), cut at <see cref="ChatOptions.MaxPageBytes"/> (always at least one
     /// message). What is left out sets has_more, and the cut keeps the page contiguous with what the client holds:
     /// a Sync page keeps its oldest messages (continue after the last), a History page its newest (continue before the first).
     /// </summary>
-    private void SendPage(uint rid, long conversation, bool keepNewest)
+    private static MessagePage RentPage() => Pages.TryTake(out MessagePage? page) ? page : new MessagePage();
+
+    private void SendPage(MessagePage page, uint rid, long conversation, bool keepNewest)
     {
-        List<StoredMessage> messages = _page.Messages;
+        List<StoredMessage> messages = page.Messages;
         int count = 0, size = 0;
         for (int k = 0; k < messages.Count; k++)
         {
@@ -413,10 +420,10 @@ public sealed partial class ChatSession
             count++;
         }
         int first = keepNewest ? messages.Count - count : 0;
-        bool hasMore = _page.HasMore || count < messages.Count;
+        bool hasMore = page.HasMore || count < messages.Count;
         OutboundFrame frame = OutboundFrame.Rent(64 + size);
         MessagePackWriter w = frame.Writer();
-        ServerMessageWriter.SyncResultHeader(ref w, rid, conversation, _page.Head, _page.EarliestAvailable, _page.Truncated, hasMore, count);
+        ServerMessageWriter.SyncResultHeader(ref w, rid, conversation, page.Head, page.EarliestAvailable, page.Truncated, hasMore, count);
         Span<byte> clientId = stackalloc byte[ProtocolLimits.MaxClientMessageIdBytes];
         for (int i = first; i < first + count; i++)
         {
@@ -425,6 +432,10 @@ public sealed partial class ChatSession
             ServerMessageWriter.SyncMessage(ref w, m.Seq, m.Sender, m.Timestamp, m.ClientId.IsEmpty ? [] : clientId, m.Body.Span);
         }
         w.Flush();
+        if (Pages.Count < MaxPooledPages && page.Capacity <= 1024 * 1024)
+        {
+            Pages.Add(page); // the bodies were copied into the frame; a page grown past 1 MiB is left to the GC
+        }
         Enqueue(frame.Seal());
     }
 

@@ -142,24 +142,26 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     private async Task WriteLoopAsync()
     {
         ChannelReader<OutboundFrame> reader = _outbound.Reader;
-        var batch = new List<OutboundFrame>(MaxFramesPerFlush);
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                int bytes = 0;
-                while (batch.Count < MaxFramesPerFlush && bytes < MaxBytesPerFlush && reader.TryRead(out OutboundFrame? frame))
+                // Rented per wake-up, not held by an idle session: idle connections are most connections.
+                OutboundFrame[] batch = ArrayPool<OutboundFrame>.Shared.Rent(MaxFramesPerFlush);
+                int count = 0, bytes = 0;
+                while (count < MaxFramesPerFlush && bytes < MaxBytesPerFlush && reader.TryRead(out OutboundFrame? frame))
                 {
-                    batch.Add(frame);
+                    batch[count++] = frame;
                     bytes += frame.Length;
                 }
-                bool sent = IsClosing || await _connection!.SendAsync(new FrameList(batch)).ConfigureAwait(false);
+                bool sent = IsClosing || await _connection!.SendAsync(new FrameList(batch, count)).ConfigureAwait(false);
                 Interlocked.Add(ref _queuedBytes, -bytes);
-                foreach (OutboundFrame frame in batch)
+                for (int i = 0; i < count; i++)
                 {
-                    frame.Release();
+                    batch[i].Release();
+                    batch[i] = null!;
                 }
-                batch.Clear();
+                ArrayPool<OutboundFrame>.Shared.Return(batch);
                 if (!sent || IsClosing)
                 {
                     break;
@@ -178,13 +180,13 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     }
 
     /// <summary>Writes the queued frames back to back into the connection's output: one flush for the lot.</summary>
-    private readonly struct FrameList(List<OutboundFrame> frames) : IFrameBatch
+    private readonly struct FrameList(OutboundFrame[] frames, int count) : IFrameBatch
     {
         public void WriteTo(IBufferWriter<byte> output)
         {
-            foreach (OutboundFrame frame in frames)
+            for (int i = 0; i < count; i++)
             {
-                output.Write(frame.Bytes);
+                output.Write(frames[i].Bytes);
             }
         }
     }

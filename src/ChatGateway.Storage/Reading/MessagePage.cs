@@ -11,6 +11,9 @@ public sealed class MessagePage
 
     public List<StoredMessage> Messages { get; } = [];
 
+    /// <summary>Bytes the page's body buffer holds (it grows to fit the largest page read into it).</summary>
+    public int Capacity => _buffer.Length;
+
     /// <summary>The conversation's last committed seq when the page was read.</summary>
     public long Head { get; internal set; }
 

@@ -1,0 +1,246 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ChatGateway.WebSockets.Framing;
+
+namespace ChatGateway.LoadTest.Client;
+
+/// <summary>
+/// A WebSocket client on a bare socket with its own framing, so the load generator is not the bottleneck:
+/// frames are appended to one send buffer and leave in one send call (pipelining), received frames are
+/// parsed in place in one receive buffer, and nothing is allocated per frame. Masking uses the gateway's
+/// vectorised masker with one random key per connection. One task sends (Append, FlushAsync) and one receives;
+/// pongs from the receiving side go out under the same send lock.
+/// </summary>
+public sealed class LoadConnection : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly uint _mask;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private byte[] _send = new byte[256];
+    private int _sendLength;
+    private byte[] _receive = new byte[4096]; // grows for larger frames: an idle connection costs little
+    private int _receiveStart;
+    private int _receiveEnd;
+
+    private LoadConnection(Socket socket)
+    {
+        _socket = socket;
+        _mask = (uint)Random.Shared.Next() | 1;
+    }
+
+    public static async Task<LoadConnection> ConnectAsync(IPEndPoint server, string token, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(server, cancellationToken).ConfigureAwait(false);
+            string request = $"GET /ws?access_token={token} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+            await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken).ConfigureAwait(false);
+            var connection = new LoadConnection(socket);
+            await connection.ReadHandshakeAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private async Task ReadHandshakeAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            int read = await _socket.ReceiveAsync(_receive.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new IOException("closed during the handshake");
+            }
+            _receiveEnd += read;
+            int end = _receive.AsSpan(0, _receiveEnd).IndexOf("\r\n\r\n"u8);
+            if (end < 0)
+            {
+                continue;
+            }
+            if (!_receive.AsSpan(0, end).StartsWith("HTTP/1.1 101"u8))
+            {
+                throw new IOException("upgrade refused: " + Encoding.ASCII.GetString(_receive, 0, Math.Min(end, 200)));
+            }
+            _receiveStart = end + 4; // frames may follow right behind the head
+            return;
+        }
+    }
+
+    /// <summary>Appends one masked binary frame; it leaves with the next <see cref="FlushAsync"/>.</summary>
+    public void Append(ReadOnlySpan<byte> payload, WebSocketOpcode opcode = WebSocketOpcode.Binary)
+    {
+        int needed = 14 + payload.Length;
+        if (_send.Length - _sendLength < needed)
+        {
+            Array.Resize(ref _send, Math.Max(_send.Length * 2, _sendLength + needed));
+        }
+        Span<byte> frame = _send.AsSpan(_sendLength);
+        frame[0] = (byte)(0x80 | (byte)opcode);
+        int header;
+        if (payload.Length < 126)
+        {
+            frame[1] = (byte)(0x80 | payload.Length);
+            header = 2;
+        }
+        else if (payload.Length <= ushort.MaxValue)
+        {
+            frame[1] = 0x80 | 126;
+            BinaryPrimitives.WriteUInt16BigEndian(frame[2..], (ushort)payload.Length);
+            header = 4;
+        }
+        else
+        {
+            frame[1] = 0x80 | 127;
+            BinaryPrimitives.WriteUInt64BigEndian(frame[2..], (ulong)payload.Length);
+            header = 10;
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(frame[header..], _mask);
+        payload.CopyTo(frame[(header + 4)..]);
+        WebSocketMask.Apply(frame.Slice(header + 4, payload.Length), _mask, 0);
+        _sendLength += header + 4 + payload.Length;
+    }
+
+    /// <summary>A writer over a scratch area for building one payload, then <see cref="Append"/> it.</summary>
+    public ArrayBufferWriter<byte> Scratch { get; } = new(256);
+
+    public int Pending => _sendLength;
+
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SendAllAsync(_send.AsMemory(0, _sendLength), cancellationToken).ConfigureAwait(false);
+            _sendLength = 0;
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        int sent = 0;
+        while (sent < bytes.Length)
+        {
+            sent += await _socket.SendAsync(bytes[sent..], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask PongAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        byte[] frame = new byte[6 + payload.Length]; // rare: only after 30 s of silence
+        frame[0] = 0x80 | (byte)WebSocketOpcode.Pong;
+        frame[1] = (byte)(0x80 | payload.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(2), _mask);
+        payload.Span.CopyTo(frame.AsSpan(6));
+        WebSocketMask.Apply(frame.AsSpan(6), _mask, 0);
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SendAllAsync(frame, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// The next data frame's payload (valid until the next call); pings are answered, pongs skipped. Returns
+    /// false when the connection ends (close frame or EOF).
+    /// </summary>
+    public async ValueTask<(bool Open, ReadOnlyMemory<byte> Payload)> ReceiveAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryParse(out WebSocketOpcode opcode, out ReadOnlyMemory<byte> payload))
+            {
+                switch (opcode)
+                {
+                    case WebSocketOpcode.Binary or WebSocketOpcode.Text:
+                        return (true, payload);
+                    case WebSocketOpcode.Close:
+                        return (false, default);
+                    case WebSocketOpcode.Ping:
+                        await PongAsync(payload, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    default:
+                        continue;
+                }
+            }
+            if (_receiveStart > 0)
+            {
+                _receive.AsSpan(_receiveStart, _receiveEnd - _receiveStart).CopyTo(_receive);
+                _receiveEnd -= _receiveStart;
+                _receiveStart = 0;
+            }
+            if (_receiveEnd == _receive.Length)
+            {
+                Array.Resize(ref _receive, _receive.Length * 2);
+            }
+            int read = await _socket.ReceiveAsync(_receive.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return (false, default);
+            }
+            _receiveEnd += read;
+        }
+    }
+
+    /// <summary>Server frames: FIN set, never masked, never fragmented (docs/protocol.md).</summary>
+    private bool TryParse(out WebSocketOpcode opcode, out ReadOnlyMemory<byte> payload)
+    {
+        opcode = default;
+        payload = default;
+        ReadOnlySpan<byte> data = _receive.AsSpan(_receiveStart, _receiveEnd - _receiveStart);
+        if (data.Length < 2)
+        {
+            return false;
+        }
+        int length = data[1] & 0x7F;
+        int header = 2;
+        if (length == 126)
+        {
+            if (data.Length < 4)
+            {
+                return false;
+            }
+            length = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
+            header = 4;
+        }
+        else if (length == 127)
+        {
+            if (data.Length < 10)
+            {
+                return false;
+            }
+            length = checked((int)BinaryPrimitives.ReadUInt64BigEndian(data[2..]));
+            header = 10;
+        }
+        if (data.Length < header + length)
+        {
+            if (_receive.Length < header + length)
+            {
+                Array.Resize(ref _receive, header + length + 1024);
+            }
+            return false;
+        }
+        opcode = (WebSocketOpcode)(data[0] & 0x0F);
+        payload = _receive.AsMemory(_receiveStart + header, length);
+        _receiveStart += header + length;
+        return true;
+    }
+
+    public void Dispose() => _socket.Dispose();
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace ChatGateway.LoadTest.Scenarios;
+
+/// <summary>
+/// `idle`: N idle authenticated connections heartbeating every 24 s, in steps; at each step the server's RSS and
+/// managed heap after a forced full GC; bytes per connection as the slope between steps. Connections are spread
+/// over workers of at most 9,000 each (the 20,000 open-files limit per process).
+/// </summary>
+public static class IdleScenario
+{
+    private const int PerWorker = 9_000;
+
+    public static async Task<Dictionary<string, object>> RunAsync(int[] steps, string secret)
+    {
+        await using ServerUnderTest server = await ServerUnderTest.StartAsync(secret, ["--Chat:Shards", "1"]);
+        var workers = new List<WorkerProcess>();
+        var points = new List<Dictionary<string, object>>();
+        try
+        {
+            (long rss0, long heap0, _) = await server.MeasureMemoryAsync();
+            points.Add(Point(0, rss0, heap0, 0));
+            Console.WriteLine($"idle: {0,6} connections: RSS {rss0 / 1048576.0,8:F1} MiB, managed heap {heap0 / 1048576.0,7:F1} MiB");
+            int open = 0;
+            foreach (int target in steps)
+            {
+                double connectMs = 0;
+                while (open < target)
+                {
+                    int count = Math.Min(PerWorker, target - open);
+                    WorkerProcess worker = WorkerProcess.Start("worker-idle", server.Port.ToString(CultureInfo.InvariantCulture), secret,
+                        (1_000_000 + open).ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture));
+                    workers.Add(worker);
+                    string line = await worker.WaitForAsync("CONNECTED", TimeSpan.FromMinutes(5));
+                    connectMs += double.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture);
+                    open += count;
+                }
+                (long rss, long heap, int sessions) = await server.MeasureMemoryAsync();
+                if (sessions != target)
+                {
+                    throw new InvalidOperationException($"the server holds {sessions} sessions, {target} were opened");
+                }
+                points.Add(Point(target, rss, heap, connectMs));
+                Console.WriteLine($"idle: {target,6} connections: RSS {rss / 1048576.0,8:F1} MiB, managed heap {heap / 1048576.0,7:F1} MiB " +
+                                  $"({(rss - rss0) / (double)target:F0} B RSS and {(heap - heap0) / (double)target:F0} B heap per connection over the empty server)");
+            }
+            var first = points[1];
+            var last = points[^1];
+            double slopeRss = ((long)last["rssBytes"] - (long)first["rssBytes"]) / (double)((int)last["connections"] - (int)first["connections"]);
+            double slopeHeap = ((long)last["gcHeapBytes"] - (long)first["gcHeapBytes"]) / (double)((int)last["connections"] - (int)first["connections"]);
+            Console.WriteLine($"idle: slope {points[1]["connections"]}→{last["connections"]}: {slopeRss:F0} bytes RSS and {slopeHeap:F0} bytes managed heap per connection");
+            return new Dictionary<string, object>
+            {
+                ["scenario"] = "idle",
+                ["server"] = "ChatGateway",
+                ["points"] = points,
+                ["bytesPerConnectionRss"] = Math.Round(slopeRss),
+                ["bytesPerConnectionHeap"] = Math.Round(slopeHeap),
+            };
+        }
+        finally
+        {
+            foreach (WorkerProcess worker in workers)
+            {
+                await worker.DisposeAsync();
+            }
+        }
+    }
+
+    private static Dictionary<string, object> Point(int connections, long rss, long heap, double connectMs) => new()
+    {
+        ["connections"] = connections,
+        ["rssBytes"] = rss,
+        ["gcHeapBytes"] = heap,
+        ["connectMs"] = Math.Round(connectMs),
+    };
+}

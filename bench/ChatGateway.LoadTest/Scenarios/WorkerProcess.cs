@@ -1,0 +1,68 @@
+using System.Diagnostics;
+
+namespace ChatGateway.LoadTest.Scenarios;
+
+/// <summary>A load worker (this program in a worker mode) pinned to core 1, its stdout lines awaitable.</summary>
+public sealed class WorkerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _lines = [];
+    private readonly SemaphoreSlim _arrived = new(0);
+
+    private WorkerProcess(Process process) => _process = process;
+
+    public static WorkerProcess Start(params string[] args)
+    {
+        ProcessStartInfo start = ServerUnderTest.Pinned("1", typeof(WorkerProcess).Assembly.Location, args);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardInput = true;
+        Process process = Process.Start(start)!;
+        var worker = new WorkerProcess(process);
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (worker._lines)
+            {
+                worker._lines.Add(e.Data ?? "EXITED");
+            }
+            worker._arrived.Release();
+        };
+        process.BeginOutputReadLine();
+        return worker;
+    }
+
+    /// <summary>The first line starting with <paramref name="prefix"/> (waits for it).</summary>
+    public async Task<string> WaitForAsync(string prefix, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            lock (_lines)
+            {
+                if (_lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) is { } line)
+                {
+                    return line;
+                }
+                if (_lines.Contains("EXITED"))
+                {
+                    throw new InvalidOperationException($"worker exited before '{prefix}': {string.Join(" | ", _lines)}");
+                }
+            }
+            await _arrived.WaitAsync(cts.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close(); // the worker stops when its stdin ends
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        _process.Dispose();
+    }
+}

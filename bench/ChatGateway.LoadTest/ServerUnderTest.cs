@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace ChatGateway.LoadTest;
+
+/// <summary>
+/// The gateway as its own process (the built ChatGateway.Server.dll), pinned to core 0 with taskset when
+/// available, on a fresh data folder; its CPU time and RSS read from /proc, its metrics from /metrics.
+/// </summary>
+public sealed partial class ServerUnderTest : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _data;
+    private readonly HttpClient _http;
+
+    private ServerUnderTest(Process process, string data, int port)
+    {
+        _process = process;
+        _data = data;
+        Port = port;
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+    }
+
+    public int Port { get; }
+    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
+
+    public static async Task<ServerUnderTest> StartAsync(string secret, IEnumerable<string> settings)
+    {
+        string data = Directory.CreateTempSubdirectory("chatgw-e2e-").FullName;
+        string dll = Path.Combine(AppContext.BaseDirectory, "ChatGateway.Server.dll");
+        string[] args = ["--port", "0", "--address", "127.0.0.1", "--data", data, "--Auth:JwtSecret", secret, "--Ops:AllowForcedGc", "true",
+            "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:ChatGateway.Server", "Information", .. settings];
+        ProcessStartInfo start = Pinned("0", dll, args);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        Process process = Process.Start(start)!;
+        var port = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                port.TrySetException(new InvalidOperationException("the server exited before listening"));
+            }
+            else if (ListeningLine().Match(e.Data) is { Success: true } match)
+            {
+                port.TrySetResult(int.Parse(match.Groups[1].Value));
+            }
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("server: " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ServerUnderTest(process, data, await port.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>A process for <paramref name="dll"/> pinned to <paramref name="cpus"/> (taskset), as the issue's method asks.</summary>
+    public static ProcessStartInfo Pinned(string cpus, string dll, IEnumerable<string> args) =>
+        File.Exists("/usr/bin/taskset")
+            ? new ProcessStartInfo("/usr/bin/taskset", ["-c", cpus, "dotnet", dll, .. args])
+            : new ProcessStartInfo("dotnet", [dll, .. args]);
+
+    [GeneratedRegex(@"ws://[^:]+:(\d+)/")]
+    private static partial Regex ListeningLine();
+
+    /// <summary>User + system CPU seconds of the server process, from /proc.</summary>
+    public double CpuSeconds()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime.TotalSeconds;
+    }
+
+    public async Task<(long Rss, long GcHeap, int Sessions)> MeasureMemoryAsync()
+    {
+        HttpResponseMessage response = await _http.PostAsync("/admin/gc", null);
+        response.EnsureSuccessStatusCode();
+        using JsonDocument metrics = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        JsonElement root = metrics.RootElement;
+        return (root.GetProperty("workingSetBytes").GetInt64(), root.GetProperty("gcHeapBytes").GetInt64(), root.GetProperty("sessions").GetInt32());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        _http.Dispose();
+        try
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
