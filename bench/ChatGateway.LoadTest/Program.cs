@@ -26,7 +26,7 @@ Console.WriteLine($"ChatGateway e2e: {Environment.ProcessorCount} cores, .NET {E
 var records = new List<Dictionary<string, object>>();
 if (scenario is "idle" or "all")
 {
-    records.Add(await IdleScenario.RunAsync(steps, secret));
+    records.Add(await IdleScenario.RunAsync(steps, secret, TimeSpan.FromSeconds(quick ? 10 : 60)));
 }
 if (scenario is "pairs" or "all")
 {

@@ -70,6 +70,24 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
         return _process.TotalProcessorTime.TotalSeconds;
     }
 
+    /// <summary>Bytes the server process caused to be written to storage (/proc/PID/io write_bytes; 0 where unavailable).</summary>
+    public long DiskWriteBytes()
+    {
+        string path = $"/proc/{_process.Id}/io";
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+        foreach (string line in File.ReadLines(path))
+        {
+            if (line.StartsWith("write_bytes:", StringComparison.Ordinal))
+            {
+                return long.Parse(line["write_bytes:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        return 0;
+    }
+
     public async Task<(long Rss, long GcHeap, int Sessions)> MeasureMemoryAsync()
     {
         HttpResponseMessage response = await _http.PostAsync("/admin/gc", null);

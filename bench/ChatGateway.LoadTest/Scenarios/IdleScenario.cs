@@ -11,7 +11,7 @@ public static class IdleScenario
 {
     private const int PerWorker = 9_000;
 
-    public static async Task<Dictionary<string, object>> RunAsync(int[] steps, string secret)
+    public static async Task<Dictionary<string, object>> RunAsync(int[] steps, string secret, TimeSpan steadyWindow)
     {
         await using ServerUnderTest server = await ServerUnderTest.StartAsync(secret, ["--Chat:Shards", "1"]);
         var workers = new List<WorkerProcess>();
@@ -44,6 +44,16 @@ public static class IdleScenario
                 Console.WriteLine($"idle: {target,6} connections: RSS {rss / 1048576.0,8:F1} MiB, managed heap {heap / 1048576.0,7:F1} MiB " +
                                   $"({(rss - rss0) / (double)target:F0} B RSS and {(heap - heap0) / (double)target:F0} B heap per connection over the empty server)");
             }
+            // The steady state at the last step: everything the server does for idle heartbeating users (heartbeat
+            // frames, presence, keep-alive), as a CPU share and bytes written to disk.
+            double cpu0 = server.CpuSeconds();
+            long disk0 = server.DiskWriteBytes();
+            await Task.Delay(steadyWindow);
+            double cpuShare = (server.CpuSeconds() - cpu0) / steadyWindow.TotalSeconds;
+            double diskPerSecond = (server.DiskWriteBytes() - disk0) / steadyWindow.TotalSeconds;
+            Console.WriteLine($"idle: steady state with {open} heartbeating connections over {steadyWindow.TotalSeconds:F0} s: server CPU {cpuShare * 100:F2}% of a core, " +
+                              $"{diskPerSecond:F0} bytes/s written to disk");
+
             var first = points[1];
             var last = points[^1];
             double slopeRss = ((long)last["rssBytes"] - (long)first["rssBytes"]) / (double)((int)last["connections"] - (int)first["connections"]);
@@ -56,6 +66,9 @@ public static class IdleScenario
                 ["points"] = points,
                 ["bytesPerConnectionRss"] = Math.Round(slopeRss),
                 ["bytesPerConnectionHeap"] = Math.Round(slopeHeap),
+                ["steadyCpuShare"] = Math.Round(cpuShare, 4),
+                ["steadyDiskBytesPerSecond"] = Math.Round(diskPerSecond),
+                ["steadyWindowSeconds"] = steadyWindow.TotalSeconds,
             };
         }
         finally
