@@ -178,7 +178,7 @@ public sealed partial class ChatClient
         }
         if (gap)
         {
-            _ = Task.Run(() => FillAsync(message.Conversation));
+            _ = FillAsync(message.Conversation);
         }
     }
 
@@ -198,30 +198,44 @@ public sealed partial class ChatClient
         }
         if (gap)
         {
-            _ = Task.Run(() => FillAsync(ack.Conversation));
+            _ = FillAsync(ack.Conversation);
         }
     }
 
-    /// <summary>Syncs a conversation from the last seq held until it is at the head with no gap open. One fill per conversation at a time.</summary>
-    private async Task FillAsync(long conversation)
+    /// <summary>
+    /// Syncs a conversation from the last seq held until it is at the head with no gap open. One fill per
+    /// conversation at a time: a call while one runs joins it (returns the running fill's task).
+    /// </summary>
+    private Task FillAsync(long conversation)
     {
-        await _stateLock.WaitAsync().ConfigureAwait(false);
-        bool started;
-        try
+        TaskCompletionSource done;
+        lock (_fills)
         {
-            started = _tracker.TryStartFill(conversation);
+            if (_fills.TryGetValue(conversation, out Task? running))
+            {
+                return running;
+            }
+            done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _fills[conversation] = done.Task;
         }
-        finally
-        {
-            _stateLock.Release();
-        }
-        if (!started)
-        {
-            return;
-        }
+        _ = RunFillAsync(conversation, done);
+        return done.Task;
+    }
+
+    private async Task RunFillAsync(long conversation, TaskCompletionSource done)
+    {
         bool again = false;
         try
         {
+            await _stateLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                _tracker.TryStartFill(conversation);
+            }
+            finally
+            {
+                _stateLock.Release();
+            }
             var emit = new List<ChatEvent>();
             bool more = true;
             while (more)
@@ -256,10 +270,15 @@ public sealed partial class ChatClient
             {
                 _stateLock.Release();
             }
+            lock (_fills)
+            {
+                _fills.Remove(conversation);
+            }
+            done.TrySetResult();
         }
         if (again)
         {
-            _ = Task.Run(() => FillAsync(conversation));
+            _ = FillAsync(conversation); // a gap opened behind the pages this fill read
         }
     }
 
@@ -285,7 +304,7 @@ public sealed partial class ChatClient
     {
         try
         {
-            var behind = new List<long>();
+            var behind = new List<(long Conversation, long Head)>();
             long cursor = 0;
             do
             {
@@ -294,15 +313,20 @@ public sealed partial class ChatClient
                 {
                     if (summary.Head > await LastOfAsync(summary.Conversation).ConfigureAwait(false))
                     {
-                        behind.Add(summary.Conversation);
+                        behind.Add((summary.Conversation, summary.Head));
                     }
                 }
                 cursor = page.NextCursor;
             }
             while (cursor != 0);
-            foreach (long conversation in behind)
+            foreach ((long conversation, long head) in behind)
             {
-                await FillAsync(conversation).ConfigureAwait(false);
+                // A fill already running (a pending entry, a gap) may have read its last page before this
+                // listing: fill again until this device holds the head the listing saw.
+                for (int attempt = 0; attempt < 3 && await LastOfAsync(conversation).ConfigureAwait(false) < head; attempt++)
+                {
+                    await FillAsync(conversation).ConfigureAwait(false);
+                }
             }
             await EmitAsync(new CaughtUpEvent(behind.Count)).ConfigureAwait(false);
         }

@@ -25,6 +25,7 @@ public sealed partial class ChatClient : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     private readonly Backoff _backoff;
     private readonly HashSet<long> _presenceSubscriptions = [];
+    private readonly Dictionary<long, Task> _fills = [];
     private volatile TaskCompletionSource _online = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ClientWebSocket? _socket;
     private Task _run = Task.CompletedTask;

@@ -62,7 +62,7 @@ internal sealed class ConversationTracker(int maxBuffered)
         return more && state.Last > before;
     }
 
-    /// <summary>Marks a fill as running; false if one already is.</summary>
+    /// <summary>Marks a fill as running (gaps found meanwhile are left to it); false if one already is.</summary>
     public bool TryStartFill(long conversation)
     {
         State state = Get(conversation);
