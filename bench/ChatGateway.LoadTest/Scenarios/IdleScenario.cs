@@ -54,11 +54,11 @@ public static class IdleScenario
             Console.WriteLine($"idle: steady state with {open} heartbeating connections over {steadyWindow.TotalSeconds:F0} s: server CPU {cpuShare * 100:F2}% of a core, " +
                               $"{diskPerSecond:F0} bytes/s written to disk");
 
-            var first = points[1];
+            var first = points.Count > 2 ? points[1] : points[0]; // one step: the slope from the empty server
             var last = points[^1];
             double slopeRss = ((long)last["rssBytes"] - (long)first["rssBytes"]) / (double)((int)last["connections"] - (int)first["connections"]);
             double slopeHeap = ((long)last["gcHeapBytes"] - (long)first["gcHeapBytes"]) / (double)((int)last["connections"] - (int)first["connections"]);
-            Console.WriteLine($"idle: slope {points[1]["connections"]}→{last["connections"]}: {slopeRss:F0} bytes RSS and {slopeHeap:F0} bytes managed heap per connection");
+            Console.WriteLine($"idle: slope {first["connections"]}→{last["connections"]}: {slopeRss:F0} bytes RSS and {slopeHeap:F0} bytes managed heap per connection");
             return new Dictionary<string, object>
             {
                 ["scenario"] = "idle",
