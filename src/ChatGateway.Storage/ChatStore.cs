@@ -103,6 +103,12 @@ public sealed class ChatStore : IAsyncDisposable
                 journal = new JournalLog(Path.Combine(directory, "journal"), options);
             }
             metadata = metadata with { Incarnation = metadata.Incarnation + (crashed ? 1 : 0), CleanShutdown = false };
+            if (saved is null)
+            {
+                // A new store has nothing to replay: without this, the first periodic checkpoint (the whole hash
+                // index, 32 MiB by default) ran a minute after opening even when nothing was ever written.
+                metadata = metadata with { ReplayFrom = journal.TailAddress };
+            }
             metadata.Save(directory);
 
             var writer = new StoreWriter(directory, options, journal, state, session, machine, metadata, time, logger);
