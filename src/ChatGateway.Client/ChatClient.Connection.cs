@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Threading.Channels;
 using ChatGateway.Protocol;
 
 namespace ChatGateway.Client;
@@ -97,7 +98,7 @@ public sealed partial class ChatClient
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException or ProtocolException
-                                       or ClosedException)
+                                       or ClosedException or ChannelClosedException)
         {
             return ((int?)socket.CloseStatus, socket.CloseStatusDescription);
         }
@@ -255,7 +256,7 @@ public sealed partial class ChatClient
                 }
             }
         }
-        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException or ChannelClosedException)
         {
             // the catch-up after the reconnect fills it again
         }
@@ -330,7 +331,7 @@ public sealed partial class ChatClient
             }
             await EmitAsync(new CaughtUpEvent(behind.Count)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException or ChannelClosedException)
         {
             // the next connect catches up again
         }
@@ -348,7 +349,7 @@ public sealed partial class ChatClient
             // A truncated queue lost entries: the catch-up's full listing covers what they named.
             await RequestAsync((o, rid) => ClientRequestWriter.AckPending(o, rid, pending.Cursor), CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException or ChannelClosedException)
         {
         }
     }
@@ -371,7 +372,7 @@ public sealed partial class ChatClient
                 (o, rid) => ClientRequestWriter.PresenceSubscribe(o, rid, users), CancellationToken.None).ConfigureAwait(false);
             await EmitAsync(new PresenceChangedEvent(snapshot.Entries)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException or ChannelClosedException)
         {
         }
     }
@@ -415,7 +416,7 @@ public sealed partial class ChatClient
                 _refresh?.Change(untilExpiry * 0.8, Timeout.InfiniteTimeSpan);
             }
         }
-        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (ex is ConnectionLostException or ChatException or TimeoutException or OperationCanceledException or ChannelClosedException)
         {
             // the server closes with 4001 when the token runs out; the reconnect asks the provider again
         }
