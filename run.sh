@@ -21,9 +21,10 @@ Commands:
   bench [micro [FILTER]]   Run the BenchmarkDotNet suites (FILTER: e.g. '*FrameParse*'; default all).
   bench recovery [N]       Time crash recovery of a store holding N messages (default 1,000,000).
   bench presence           Presence cost: 18,000 heartbeating users; a mass reconnect with subscriptions.
-  bench e2e [idle|pairs] [--quick]
+  bench e2e [idle|pairs|presence] [--quick]
                            End-to-end load against the real server process (server on core 0, load on
-                           core 1): memory per idle connection, delivered messages per server CPU-second.
+                           core 1): memory per idle connection, delivered messages per server CPU-second,
+                           presence traffic of a mass reconnect after a restart.
   help                     This text.
 
 Options for run (each also settable as configuration, see README.md):

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using ChatGateway.LoadTest.Scenarios;
 
-// ./run.sh bench e2e [idle|pairs|all] [--quick] [--steps 1000,5000,10000,18000] [--pairs 100] [--window 64] [--seconds 10]
+// ./run.sh bench e2e [idle|pairs|presence|all] [--quick] [--steps 1000,5000,10000,18000] [--pairs 100] [--window 64] [--seconds 10]
 // Worker modes (started by the coordinator): worker-idle, worker-pairs.
 switch (args.FirstOrDefault())
 {
@@ -11,6 +11,8 @@ switch (args.FirstOrDefault())
         return await Workers.IdleAsync(args);
     case "worker-pairs":
         return await Workers.PairsAsync(args);
+    case "worker-presence":
+        return await PresenceReconnect.WorkerAsync(args);
 }
 
 string scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
@@ -27,6 +29,10 @@ var records = new List<Dictionary<string, object>>();
 if (scenario is "idle" or "all")
 {
     records.Add(await IdleScenario.RunAsync(steps, secret, TimeSpan.FromSeconds(quick ? 10 : 60)));
+}
+if (scenario is "presence" or "all")
+{
+    records.Add(await PresenceReconnect.RunAsync(quick ? 2_000 : 10_000, 20, secret));
 }
 if (scenario is "pairs" or "all")
 {

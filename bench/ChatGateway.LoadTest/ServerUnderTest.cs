@@ -11,27 +11,35 @@ namespace ChatGateway.LoadTest;
 /// </summary>
 public sealed partial class ServerUnderTest : IAsyncDisposable
 {
-    private readonly Process _process;
+    private Process _process;
     private readonly string _data;
-    private readonly HttpClient _http;
+    private HttpClient _http;
+    private readonly string[] _args;
 
-    private ServerUnderTest(Process process, string data, int port)
+    private ServerUnderTest(Process process, string data, int port, string[] args)
     {
         _process = process;
         _data = data;
+        _args = args;
         Port = port;
         _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
     }
 
-    public int Port { get; }
+    public int Port { get; private set; }
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
     public static async Task<ServerUnderTest> StartAsync(string secret, IEnumerable<string> settings)
     {
         string data = Directory.CreateTempSubdirectory("chatgw-e2e-").FullName;
-        string dll = Path.Combine(AppContext.BaseDirectory, "ChatGateway.Server.dll");
         string[] args = ["--port", "0", "--address", "127.0.0.1", "--data", data, "--Auth:JwtSecret", secret, "--Ops:AllowForcedGc", "true",
             "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:ChatGateway.Server", "Information", .. settings];
+        (Process process, int port) = await LaunchAsync(args);
+        return new ServerUnderTest(process, data, port, args);
+    }
+
+    private static async Task<(Process, int)> LaunchAsync(string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "ChatGateway.Server.dll");
         ProcessStartInfo start = Pinned("0", dll, args);
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
@@ -51,7 +59,21 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("server: " + e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ServerUnderTest(process, data, await port.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+        return (process, await port.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>Stops the server with SIGTERM (graceful: sessions closed with 1001, state persisted) and starts it again on the same data.</summary>
+    public async Task RestartAsync()
+    {
+        using (Process kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
+        {
+            await kill.WaitForExitAsync();
+        }
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        _process.Dispose();
+        _http.Dispose();
+        (_process, Port) = await LaunchAsync(_args);
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}/") };
     }
 
     /// <summary>A process for <paramref name="dll"/> pinned to <paramref name="cpus"/> (taskset), as the method asks.</summary>

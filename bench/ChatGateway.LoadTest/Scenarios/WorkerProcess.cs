@@ -51,6 +51,13 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>A command line to the worker's stdin.</summary>
+    public void Send(string line)
+    {
+        _process.StandardInput.WriteLine(line);
+        _process.StandardInput.Flush();
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
