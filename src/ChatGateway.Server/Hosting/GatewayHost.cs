@@ -42,6 +42,13 @@ public static class GatewayHost
         builder.Services.AddSingleton(sp => new ConnectionSweeper(sp.GetRequiredService<TimeProvider>(), webSockets.TimeoutResolution));
         ChatOptions chat = builder.Configuration.GetSection("Chat").Get<ChatOptions>() ?? new ChatOptions();
         chat.Validate();
+        if (webSockets.IdleTimeout < 2 * chat.HeartbeatInterval)
+        {
+            // A session is closed after this much silence: it must span several heartbeats, or a live client
+            // whose heartbeat is a little late would be dropped.
+            throw new InvalidOperationException(
+                $"WebSockets:IdleTimeout ({webSockets.IdleTimeout}) must be at least twice Chat:HeartbeatInterval ({chat.HeartbeatInterval})");
+        }
         AuthOptions auth = ReadAuthOptions(builder.Configuration);
         builder.Services.AddSingleton(chat);
         ChatGateway.Server.Presence.PresenceOptions presence = builder.Configuration.GetSection("Presence").Get<ChatGateway.Server.Presence.PresenceOptions>()

@@ -1,3 +1,4 @@
+using ChatGateway.Server.Hosting;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -60,5 +61,13 @@ public sealed class GatewayHostTests : IDisposable
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/") };
 
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("/nothing-here")).StatusCode);
+    }
+
+    [Fact]
+    public void An_idle_timeout_shorter_than_two_heartbeat_intervals_is_refused_at_start()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            GatewayHost.Build(["--port", "0", "--data", _data, "--WebSockets:IdleTimeout", "00:00:45", "--Chat:HeartbeatInterval", "00:00:30"]));
+        Assert.Contains("WebSockets:IdleTimeout", error.Message);
     }
 }
