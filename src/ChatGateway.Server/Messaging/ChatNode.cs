@@ -21,7 +21,7 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
     private readonly Func<StoreOptions> _storeOptions;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
-    private ShardedStore? _store;
+    private volatile ShardedStore? _store;
     private Sequencer[] _sequencers = [];
     private ITimer? _tokenSweep;
     private PresenceTracker? _presence;
@@ -66,12 +66,13 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
             _sequencers[i] = new Sequencer(_store[i], Registry, Options, _logger);
             _sequencers[i].Start();
         }
-        ShardedStore store = _store;
+        // Presence reads and writes go to the live store only: a session closing after shutdown has begun
+        // (Kestrel gave up waiting for it) must not touch disposed shards.
         _presence = new PresenceTracker(PresenceOptions, Time,
-            user => store.PresenceStoreOf(user).TryGetPresence(user, out Storage.Reading.PresenceInfo info)
+            user => _store is { } store && store.PresenceStoreOf(user).TryGetPresence(user, out Storage.Reading.PresenceInfo info)
                 ? (info.LastSeen, (Protocol.PresenceStatus)info.Status)
                 : null,
-            (user, lastSeen, status) => store.PresenceStoreOf(user).SetPresence(user, lastSeen, (int)status));
+            (user, lastSeen, status) => _store?.PresenceStoreOf(user).SetPresence(user, lastSeen, (int)status));
         _tokenSweep = Time.CreateTimer(_ => SweepExpiredTokens(), null, Options.TokenCheckInterval, Options.TokenCheckInterval);
         _logger.LogInformation("Chat node started: {Shards} sequencer shards", _store.Count);
     }
@@ -104,10 +105,10 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
             _presence.Dispose();
             _presence.PersistAll(); // last_seen reaches the store, and with it the shutdown checkpoint
         }
-        if (_store is not null)
+        if (_store is { } store)
         {
-            await _store.DisposeAsync().ConfigureAwait(false); // commits and checkpoints each shard
-            _store = null;
+            _store = null; // first: nothing new reaches the shards while they close
+            await store.DisposeAsync().ConfigureAwait(false); // commits and checkpoints each shard
         }
         _logger.LogInformation("Chat node stopped: every accepted request committed, shards checkpointed");
     }
