@@ -21,6 +21,8 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
     // leave the index's memory under message traffic). Exact because every membership change of a conversation
     // is completed by this fan-out's sequencer, which calls Forget before announcing it.
     private readonly Dictionary<long, long[]> _memberCache = [];
+    private readonly Channel<ValueTask<WriteResult>> _pendingWrites = Channel.CreateBounded<ValueTask<WriteResult>>(
+        new BoundedChannelOptions(65_536) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
 
     /// <summary>Drops a conversation's cached members: its membership just changed.</summary>
     public void Forget(long conversation) => _memberCache.Remove(conversation);
@@ -40,8 +42,7 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
         _memberCache[conversation] = members;
         return members;
     }
-    private readonly Channel<ValueTask<WriteResult>> _pendingWrites = Channel.CreateBounded<ValueTask<WriteResult>>(
-        new BoundedChannelOptions(65_536) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+
 
     /// <summary>Queues <paramref name="frame"/> (one reference taken per session) for every member except the session <paramref name="except"/>.</summary>
     /// <param name="pendingSeq">A message: members with no session get a pending entry for this seq. 0: an event, nothing pending.</param>
