@@ -11,7 +11,7 @@ public sealed class BackpressureTests
     public async Task A_client_that_stops_reading_is_closed_with_4008_while_the_others_keep_receiving()
     {
         await using ChatTestServer server = await ChatTestServer.StartAsync(
-            "--Chat:MaxQueuedFrames", "64", "--Chat:MaxPageBytes", "65536", "--Chat:MaxBodyBytes", "32768", "--Chat:MaxQueuedBytes", "262144",
+            "--Chat:MaxQueuedFrames", "256", "--Chat:MaxPageBytes", "65536", "--Chat:MaxBodyBytes", "32768", "--Chat:MaxQueuedBytes", "1048576",
             "--WebSockets:CloseTimeout", "00:01:00",
             "--Chat:RateMessagesPerSecond", "1000000", "--Chat:RateMessagesBurst", "1000000",
             "--Chat:RateBytesPerSecond", "1000000000", "--Chat:RateBytesBurst", "1000000000");
@@ -22,11 +22,11 @@ public sealed class BackpressureTests
         long group = Assert.IsType<OkMessage>(await sender.ReplyAsync(rid)).Value;
         await fast.ReceiveAsync<MembershipMessage>();
 
-        // 48 MiB of messages: more than loopback socket buffers, Kestrel's output buffer and the 256 KiB queue hold.
+        // 48 MiB of messages: more than loopback socket buffers, Kestrel's output buffer and the 1 MiB queue hold.
         const int count = 1536;
         byte[] body = new byte[32 * 1024];
-        // Four in flight, paced by the fast member's reading: it never holds more than 128 KiB queued, while the
-        // member that reads nothing falls further behind with every round.
+        // Four in flight, paced by the fast member's reading: it never has more than 128 KiB on its way (an
+        // eighth of its bound), while the member that reads nothing falls further behind with every round.
         long expected = 1;
         for (int i = 0; i < count; i += 4)
         {

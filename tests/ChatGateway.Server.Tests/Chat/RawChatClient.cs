@@ -14,6 +14,7 @@ public sealed class RawChatClient : IAsyncDisposable
 
     private readonly ClientWebSocket _socket;
     private uint _nextRid;
+    private byte[] _buffer = new byte[64 * 1024]; // grows to the largest message received
 
     private RawChatClient(ClientWebSocket socket) => _socket = socket;
 
@@ -55,11 +56,14 @@ public sealed class RawChatClient : IAsyncDisposable
     public async Task<ServerMessage> ReceiveAsync()
     {
         using var cts = new CancellationTokenSource(Timeout);
-        byte[] buffer = new byte[4 << 20];
         int length = 0;
         while (true)
         {
-            ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(buffer.AsMemory(length), cts.Token);
+            if (length == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+            ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(_buffer.AsMemory(length), cts.Token);
             if (result.MessageType == WebSocketMessageType.Close)
             {
                 throw new WebSocketClosedException(_socket.CloseStatus, _socket.CloseStatusDescription);
@@ -67,7 +71,7 @@ public sealed class RawChatClient : IAsyncDisposable
             length += result.Count;
             if (result.EndOfMessage)
             {
-                return ServerMessageReader.Read(new ReadOnlySequence<byte>(buffer, 0, length)) ?? throw new InvalidOperationException("unknown message type");
+                return ServerMessageReader.Read(new ReadOnlySequence<byte>(_buffer, 0, length)) ?? throw new InvalidOperationException("unknown message type");
             }
         }
     }
