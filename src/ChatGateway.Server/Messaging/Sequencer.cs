@@ -70,6 +70,9 @@ public sealed class Sequencer
             {
                 while (reader.TryRead(out SequencerWork? work))
                 {
+                    // When the store's queue is full, a submission waits for room without blocking this loop. Order
+                    // still holds: a bounded channel hands each freed slot to its oldest blocked writer, so later
+                    // submissions cannot overtake, and the store processes this shard's requests as started here.
                     Start(work);
                     Interlocked.Increment(ref Submitted);
                     await _inFlight.Writer.WriteAsync(work).ConfigureAwait(false);
