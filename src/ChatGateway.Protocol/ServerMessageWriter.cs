@@ -42,19 +42,22 @@ public static class ServerMessageWriter
     public static void Deliver(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
         scoped ReadOnlySpan<byte> clientMessageId, scoped ReadOnlySpan<byte> body)
     {
-        w.WriteArrayHeader(7);
-        w.Write((byte)MessageType.Deliver);
-        w.Write(conversation);
-        w.WriteInt64(seq);
-        w.Write(sender);
-        w.WriteInt64(timestamp);
-        WriteBin(ref w, clientMessageId);
+        DeliverHead(ref w, conversation, seq, sender, timestamp, clientMessageId);
         WriteBin(ref w, body);
     }
 
     /// <inheritdoc cref="Deliver(ref MessagePackWriter, long, long, long, long, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>
     public static void Deliver(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
         scoped ReadOnlySpan<byte> clientMessageId, scoped in System.Buffers.ReadOnlySequence<byte> body)
+    {
+        DeliverHead(ref w, conversation, seq, sender, timestamp, clientMessageId);
+        w.WriteBinHeader(checked((int)body.Length));
+        w.WriteRaw(body);
+    }
+
+    /// <summary>Everything of a Deliver but its body (the last field).</summary>
+    private static void DeliverHead(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
+        scoped ReadOnlySpan<byte> clientMessageId)
     {
         w.WriteArrayHeader(7);
         w.Write((byte)MessageType.Deliver);
@@ -63,8 +66,6 @@ public static class ServerMessageWriter
         w.Write(sender);
         w.WriteInt64(timestamp);
         WriteBin(ref w, clientMessageId);
-        w.WriteBinHeader(checked((int)body.Length));
-        w.WriteRaw(body);
     }
 
     /// <summary>Sets seq and timestamp of a Deliver payload written by <see cref="Deliver"/>.</summary>

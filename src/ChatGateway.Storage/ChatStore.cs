@@ -236,26 +236,13 @@ public sealed class ChatStore : IAsyncDisposable
     /// Records that <paramref name="user"/> has read <paramref name="conversation"/> up to <paramref name="seq"/>
     /// (clamped to the head). Positions only move forward: an older mark is <see cref="WriteStatus.NoChange"/>.
     /// </summary>
-    public ValueTask<WriteResult> MarkReadAsync(long user, long conversation, long seq)
-    {
-        WriteCommand command = WriteCommand.Rent(WriteKind.MarkRead);
-        command.User = user;
-        command.Conversation = conversation;
-        command.Seq = seq;
-        return Submit(command);
-    }
+    public ValueTask<WriteResult> MarkReadAsync(long user, long conversation, long seq) => SubmitUserSeq(WriteKind.MarkRead, user, conversation, seq);
 
     public ValueTask<WriteResult> RemoveMemberAsync(long conversation, long user) => SubmitMembership(WriteKind.RemoveMember, conversation, user);
 
     /// <summary>Notes that <paramref name="user"/> has not received <paramref name="seq"/> of a conversation (see <see cref="ReadPending"/>).</summary>
-    public ValueTask<WriteResult> EnqueuePendingAsync(long user, long conversation, long seq)
-    {
-        WriteCommand command = WriteCommand.Rent(WriteKind.EnqueuePending);
-        command.User = user;
-        command.Conversation = conversation;
-        command.Seq = seq;
-        return Submit(command);
-    }
+    public ValueTask<WriteResult> EnqueuePendingAsync(long user, long conversation, long seq) =>
+        SubmitUserSeq(WriteKind.EnqueuePending, user, conversation, seq);
 
     /// <summary>Removes a user's pending entries before <paramref name="upToPosition"/> and clears the truncation mark.</summary>
     public ValueTask<WriteResult> AckPendingAsync(long user, long upToPosition)
@@ -274,6 +261,15 @@ public sealed class ChatStore : IAsyncDisposable
         WriteCommand command = WriteCommand.Rent(kind);
         command.Conversation = conversation;
         command.User = user;
+        return Submit(command);
+    }
+
+    private ValueTask<WriteResult> SubmitUserSeq(WriteKind kind, long user, long conversation, long seq)
+    {
+        WriteCommand command = WriteCommand.Rent(kind);
+        command.User = user;
+        command.Conversation = conversation;
+        command.Seq = seq;
         return Submit(command);
     }
 
