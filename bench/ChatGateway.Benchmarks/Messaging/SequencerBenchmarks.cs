@@ -75,14 +75,7 @@ public class SequencerBenchmarks
             MessagePackWriter w = frame.Writer();
             ServerMessageWriter.Deliver(ref w, conversation, 0, sender, 0, clientId, _body);
             w.Flush();
-            SequencerWork work = SequencerWork.Rent();
-            work.Kind = WorkKind.Send;
-            work.Origin = _requester;
-            work.Conversation = conversation;
-            work.User = sender;
-            work.ClientId = ClientMessageId.FromBytes(clientId);
-            work.Frame = frame;
-            work.BodyLength = _body.Length;
+            SequencerWork work = SequencerWork.RentSend(_requester, 0, conversation, sender, 0, ClientMessageId.FromBytes(clientId), frame, _body.Length);
             if (!_sequencer.TrySubmit(work))
             {
                 throw new InvalidOperationException("sequencer queue full");

@@ -27,6 +27,23 @@ public sealed class SequencerWork
     /// <summary>A cleared work item, from the pool when one is free: steady-state sends allocate none.</summary>
     public static SequencerWork Rent() => Pool.TryDequeue(out SequencerWork? work) ? work : new SequencerWork();
 
+    /// <summary>A Send: <paramref name="frame"/> holds the Deliver template whose last <paramref name="bodyLength"/> payload bytes are the body.</summary>
+    public static SequencerWork RentSend(IRequester origin, uint requestId, long conversation, long sender, long peer, ClientMessageId clientId,
+        Sessions.OutboundFrame frame, int bodyLength)
+    {
+        SequencerWork work = Rent();
+        work.Kind = WorkKind.Send;
+        work.Origin = origin;
+        work.RequestId = requestId;
+        work.Conversation = conversation;
+        work.User = sender;
+        work.Peer = peer;
+        work.ClientId = clientId;
+        work.Frame = frame;
+        work.BodyLength = bodyLength;
+        return work;
+    }
+
     /// <summary>Back to the pool, once the completion loop is done with it (its frame already released).</summary>
     public void Return()
     {

@@ -210,17 +210,7 @@ public sealed partial class ChatSession
         MessagePackWriter w = frame.Writer();
         ServerMessageWriter.Deliver(ref w, conversation, 0, UserId, 0, clientIdOnWire, request.Body);
         w.Flush();
-        SequencerWork work = SequencerWork.Rent();
-        work.Kind = WorkKind.Send;
-        work.Origin = this;
-        work.RequestId = rid;
-        work.Conversation = conversation;
-        work.User = UserId;
-        work.Peer = peer;
-        work.ClientId = id;
-        work.Frame = frame;
-        work.BodyLength = (int)request.Body.Length;
-        Submit(work);
+        Submit(SequencerWork.RentSend(this, rid, conversation, UserId, peer, id, frame, (int)request.Body.Length));
     }
 
     private void CreateGroup(in ClientRequest request)
