@@ -215,7 +215,7 @@ public sealed partial class ChatSession
 
     private void CreateGroup(in ClientRequest request)
     {
-        DistinctOthers(_members, _scratch);
+        DistinctUsers(_members, _scratch, withoutCaller: true);
         if (_scratch.Count + 1 > _options.MaxGroupMembers)
         {
             SendError(request.RequestId, ErrorCode.GroupFull, "more members than the group limit (see Hello)");
@@ -246,14 +246,7 @@ public sealed partial class ChatSession
             SendError(rid, ErrorCode.NotAGroup, "a 1:1 conversation's members are fixed");
             return;
         }
-        _scratch.Clear();
-        foreach (long user in _members)
-        {
-            if (!_scratch.Contains(user))
-            {
-                _scratch.Add(user);
-            }
-        }
+        DistinctUsers(_members, _scratch, withoutCaller: false);
         if (_scratch.Count == 0 || !AllValidUsers(_scratch))
         {
             SendError(rid, ErrorCode.BadRequest, "members: a non-empty list of positive user ids");
@@ -528,9 +521,10 @@ public sealed partial class ChatSession
         }
         var allowed = new List<long>(_members.Count);
         var refused = new List<long>();
+        List<(ChatStore Shard, long Group)>? groups = null; // the caller's groups, read once per request if needed
         foreach (long user in _members)
         {
-            (user > 0 && !allowed.Contains(user) && CanSeePresenceOf(user) ? allowed : refused).Add(user);
+            (user > 0 && !allowed.Contains(user) && CanSeePresenceOf(user, ref groups) ? allowed : refused).Add(user);
         }
         if (subscribe && _node.Presence.SubscriptionCountWith(this, allowed) > options.MaxSubscriptionsPerSession)
         {
@@ -554,7 +548,7 @@ public sealed partial class ChatSession
     }
 
     /// <summary>Presence privacy: the caller itself, anyone sharing a conversation with it, or everyone if so configured.</summary>
-    private bool CanSeePresenceOf(long user)
+    private bool CanSeePresenceOf(long user, ref List<(ChatStore Shard, long Group)>? groups)
     {
         if (user == UserId || _node.PresenceOptions.Visibility == Presence.PresenceVisibility.Everyone)
         {
@@ -566,16 +560,27 @@ public sealed partial class ChatSession
         {
             return true;
         }
-        ShardedStore store = _node.Store;
-        for (int shard = 0; shard < store.Count; shard++)
+        if (groups is null)
         {
-            store[shard].GetConversationsOf(UserId, _scratch);
-            foreach (long conversation in _scratch)
+            groups = [];
+            ShardedStore store = _node.Store;
+            for (int shard = 0; shard < store.Count; shard++)
             {
-                if (!ConversationId.IsDirect(conversation) && store[shard].IsMember(conversation, user))
+                store[shard].GetConversationsOf(UserId, _scratch);
+                foreach (long conversation in _scratch)
                 {
-                    return true;
+                    if (!ConversationId.IsDirect(conversation))
+                    {
+                        groups.Add((store[shard], conversation));
+                    }
                 }
+            }
+        }
+        foreach ((ChatStore shard, long group) in groups)
+        {
+            if (shard.IsMember(group, user))
+            {
+                return true;
             }
         }
         return false;
@@ -594,13 +599,13 @@ public sealed partial class ChatSession
         return false;
     }
 
-    /// <summary>The listed users without duplicates and without the caller.</summary>
-    private void DistinctOthers(List<long> users, List<long> result)
+    /// <summary>The listed users without duplicates (and without the caller, if so asked), in their order.</summary>
+    private void DistinctUsers(List<long> users, List<long> result, bool withoutCaller)
     {
         result.Clear();
         foreach (long user in users)
         {
-            if (user != UserId && !result.Contains(user))
+            if (!(withoutCaller && user == UserId) && !result.Contains(user))
             {
                 result.Add(user);
             }
