@@ -14,18 +14,8 @@ public sealed class NodeChatClientTests
             "tests/interop/node_modules is missing: run ./run.sh test (it runs npm ci there)");
         await using ChatTestServer server = await ChatTestServer.StartAsync();
 
-        var start = new ProcessStartInfo("node", ["chat-client.mjs", server.Uri.ToString(), server.Token(8801), server.Token(8802), "8802"])
-        {
-            WorkingDirectory = interop, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using Process node = Process.Start(start)!;
-        Task<string> stdout = node.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = node.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(RawChatClient.Timeout);
-        await node.WaitForExitAsync(cts.Token);
-        Assert.True(node.ExitCode == 0, $"node exited {node.ExitCode}: {await stderr}");
-
-        JsonElement seen = JsonDocument.Parse(await stdout).RootElement;
+        JsonElement seen = await RunScriptAsync(interop, RawChatClient.Timeout,
+            "chat-client.mjs", server.Uri.ToString(), server.Token(8801), server.Token(8802), "8802");
         Assert.Equal(("8801", "8802"), (seen.GetProperty("userA").GetString(), seen.GetProperty("userB").GetString()));
         string conversation = seen.GetProperty("conversation").GetString()!;
         Assert.Equal(Protocol.ConversationId.DirectFlag, long.Parse(conversation) & Protocol.ConversationId.DirectFlag);
@@ -49,23 +39,29 @@ public sealed class NodeChatClientTests
             "Chromium or playwright-core is missing: run ./run.sh test (it installs both)");
         await using ChatTestServer server = await ChatTestServer.StartAsync();
 
-        var start = new ProcessStartInfo("node", ["browser-chat-client.mjs", server.Uri.ToString(), server.Token(8811), server.Token(8812), "8812"])
+        JsonElement seen = await RunScriptAsync(interop, TimeSpan.FromSeconds(60),
+            "browser-chat-client.mjs", server.Uri.ToString(), server.Token(8811), server.Token(8812), "8812");
+        Assert.Equal("8811", seen.GetProperty("user").GetString());
+        Assert.Equal(1, seen.GetProperty("ackSeq").GetInt32());
+        Assert.Equal(seen.GetProperty("conversation").GetString(), seen.GetProperty("deliverConversation").GetString());
+        Assert.Equal((1, "8811", "hello from a browser"),
+            (seen.GetProperty("deliverSeq").GetInt32(), seen.GetProperty("sender").GetString(), seen.GetProperty("body").GetString()));
+    }
+
+    /// <summary>Runs a script of tests/interop with node; it must exit 0 and print one JSON line, which is returned.</summary>
+    private static async Task<JsonElement> RunScriptAsync(string interop, TimeSpan timeout, params string[] args)
+    {
+        var start = new ProcessStartInfo("node", args)
         {
             WorkingDirectory = interop, RedirectStandardOutput = true, RedirectStandardError = true,
         };
         using Process node = Process.Start(start)!;
         Task<string> stdout = node.StandardOutput.ReadToEndAsync();
         Task<string> stderr = node.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource(timeout);
         await node.WaitForExitAsync(cts.Token);
         Assert.True(node.ExitCode == 0, $"node exited {node.ExitCode}: {await stderr}");
-
-        JsonElement seen = JsonDocument.Parse(await stdout).RootElement;
-        Assert.Equal("8811", seen.GetProperty("user").GetString());
-        Assert.Equal(1, seen.GetProperty("ackSeq").GetInt32());
-        Assert.Equal(seen.GetProperty("conversation").GetString(), seen.GetProperty("deliverConversation").GetString());
-        Assert.Equal((1, "8811", "hello from a browser"),
-            (seen.GetProperty("deliverSeq").GetInt32(), seen.GetProperty("sender").GetString(), seen.GetProperty("body").GetString()));
+        return JsonDocument.Parse(await stdout).RootElement;
     }
 
     private static string RepositoryRoot()
