@@ -231,7 +231,7 @@ public sealed partial class ChatClient
             await _stateLock.WaitAsync().ConfigureAwait(false);
             try
             {
-                _tracker.TryStartFill(conversation);
+                _tracker.StartFill(conversation);
             }
             finally
             {

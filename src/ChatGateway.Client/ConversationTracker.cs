@@ -62,17 +62,8 @@ internal sealed class ConversationTracker(int maxBuffered)
         return more && state.Last > before;
     }
 
-    /// <summary>Marks a fill as running (gaps found meanwhile are left to it); false if one already is.</summary>
-    public bool TryStartFill(long conversation)
-    {
-        State state = Get(conversation);
-        if (state.Filling)
-        {
-            return false;
-        }
-        state.Filling = true;
-        return true;
-    }
+    /// <summary>Marks a fill as running: gaps found meanwhile are left to it (the client runs one fill per conversation).</summary>
+    public void StartFill(long conversation) => Get(conversation).Filling = true;
 
     /// <summary>Ends a fill; true if a gap is still open (the caller starts another).</summary>
     public bool EndFill(long conversation)
