@@ -21,10 +21,10 @@ Commands:
   bench [micro [FILTER]]   Run the BenchmarkDotNet suites (FILTER: e.g. '*FrameParse*'; default all).
   bench recovery [N]       Time crash recovery of a store holding N messages (default 1,000,000).
   bench presence           Presence cost: 18,000 heartbeating users; a mass reconnect with subscriptions.
-  bench e2e [idle|pairs|presence] [--quick]
-                           End-to-end load against the real server process (server on core 0, load on
-                           core 1): memory per idle connection, delivered messages per server CPU-second,
-                           presence traffic of a mass reconnect after a restart.
+  bench e2e [idle|pairs|rate|group|reconnect|presence] [--quick] [--servers LIST]
+                           End-to-end load against real server processes, the gateway side by side with
+                           SignalR, ASP.NET Core WebSockets, Node ws and a raw TCP relay (server on core 0,
+                           load on core 1); JSON, Markdown and PNG charts in bench/results.
   help                     This text.
 
 Options for run (each also settable as configuration, see README.md):
@@ -55,16 +55,21 @@ need_command() {
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
 }
 
-# npm packages of the interop tests (Node `ws`, @msgpack/msgpack, playwright-core) and Debian's Chromium
-# for the browser test, reinstalled when the lock file changes.
-need_interop_packages() {
+# The npm packages of a folder with a package-lock.json, reinstalled when the lock file changes.
+need_node_packages() {
+  local dir=$1
   need_command node nodejs
   need_command npm npm
-  need_command chromium chromium
-  local dir=tests/interop
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# npm packages of the interop tests (Node `ws`, @msgpack/msgpack, playwright-core) and Debian's Chromium
+# for the browser test.
+need_interop_packages() {
+  need_command chromium chromium
+  need_node_packages tests/interop
 }
 
 cmd_run() {
@@ -121,6 +126,7 @@ cmd_bench() {
       ;;
     e2e)
       shift
+      need_node_packages bench/peers/node-ws # the Node `ws` peer
       dotnet build bench/ChatGateway.LoadTest -c Release -nologo -clp:ErrorsOnly -v:quiet
       dotnet bench/ChatGateway.LoadTest/bin/Release/net10.0/ChatGateway.LoadTest.dll "$@"
       ;;

@@ -2,12 +2,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ChatGateway.LoadTest.Targets;
 
 namespace ChatGateway.LoadTest;
 
 /// <summary>
-/// The gateway as its own process (the built ChatGateway.Server.dll), pinned to core 0 with taskset when
-/// available, on a fresh data folder; its CPU time and RSS read from /proc, its metrics from /metrics.
+/// A server under load as its own process, pinned to core 0 with taskset when available: the gateway (the built
+/// ChatGateway.Server.dll, on a fresh data folder) or a peer (bench/peers). CPU time from /proc; RSS, managed
+/// heap and session count from <c>POST /admin/gc</c>, which every server answers the same way.
 /// </summary>
 public sealed partial class ServerUnderTest : IAsyncDisposable
 {
@@ -16,51 +18,86 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
     private HttpClient _http;
     private readonly string[] _args;
 
-    private ServerUnderTest(Process process, string data, int port, string[] args)
+    private ServerUnderTest(Process process, string data, (int Relay, int Admin) ports, string[] args)
     {
         _process = process;
         _data = data;
         _args = args;
-        Port = port;
-        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        (Port, AdminPort) = ports;
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}/") };
     }
 
+    /// <summary>Where clients connect.</summary>
     public int Port { get; private set; }
+
+    /// <summary>Where <c>/admin/gc</c> answers: the same port, except for the raw TCP relay.</summary>
+    public int AdminPort { get; private set; }
+
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
-    public static async Task<ServerUnderTest> StartAsync(string secret, IEnumerable<string> settings)
+    /// <summary>The gateway (Commit, or Relaxed for <see cref="ServerKind.GatewayRelaxed"/>) with extra settings.</summary>
+    public static Task<ServerUnderTest> StartAsync(string secret, IEnumerable<string> settings) => StartAsync(ServerKind.Gateway, secret, settings);
+
+    public static async Task<ServerUnderTest> StartAsync(ServerKind kind, string secret, IEnumerable<string> gatewaySettings)
     {
         string data = Directory.CreateTempSubdirectory("chatgw-e2e-").FullName;
-        string[] args = ["--port", "0", "--address", "127.0.0.1", "--data", data, "--Auth:JwtSecret", secret, "--Ops:AllowForcedGc", "true",
-            "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:ChatGateway.Server", "Information", .. settings];
-        (Process process, int port) = await LaunchAsync(args);
-        return new ServerUnderTest(process, data, port, args);
+        string[] args = kind switch
+        {
+            ServerKind.Gateway or ServerKind.GatewayRelaxed =>
+            [
+                "--port", "0", "--address", "127.0.0.1", "--data", data, "--Auth:JwtSecret", secret, "--Ops:AllowForcedGc", "true",
+                "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:ChatGateway.Server", "Information",
+                "--Storage:Durability", kind == ServerKind.GatewayRelaxed ? "Relaxed" : "Commit", .. gatewaySettings,
+            ],
+            ServerKind.SignalR => ["signalr"],
+            ServerKind.AspNetWebSockets => ["websockets"],
+            ServerKind.RawTcp => ["tcp"],
+            _ => [],
+        };
+        (Process process, (int, int) ports) = await LaunchAsync(kind, args);
+        return new ServerUnderTest(process, data, ports, args) { Kind = kind };
     }
 
-    private static async Task<(Process, int)> LaunchAsync(string[] args)
+    public ServerKind Kind { get; private init; }
+
+    private static async Task<(Process, (int, int))> LaunchAsync(ServerKind kind, string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "ChatGateway.Server.dll");
-        ProcessStartInfo start = Pinned("0", dll, args);
+        ProcessStartInfo start = kind switch
+        {
+            ServerKind.Gateway or ServerKind.GatewayRelaxed => Pinned("0", Path.Combine(AppContext.BaseDirectory, "ChatGateway.Server.dll"), args),
+            ServerKind.NodeWs => PinnedNode("0", Path.Combine(Paths.Root, "bench", "peers", "node-ws", "relay.mjs")),
+            _ => Pinned("0", Path.Combine(AppContext.BaseDirectory, "ChatGateway.Peers.dll"), args),
+        };
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         Process process = Process.Start(start)!;
-        var port = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ports = new TaskCompletionSource<(int, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
             {
-                port.TrySetException(new InvalidOperationException("the server exited before listening"));
+                ports.TrySetException(new InvalidOperationException($"{kind.Name()} exited before listening"));
             }
-            else if (ListeningLine().Match(e.Data) is { Success: true } match)
+            else if (GatewayListeningLine().Match(e.Data) is { Success: true } gateway)
             {
-                port.TrySetResult(int.Parse(match.Groups[1].Value));
+                int port = int.Parse(gateway.Groups[1].Value);
+                ports.TrySetResult((port, port));
+            }
+            else if (PeerListeningLine().Match(e.Data) is { Success: true } peer)
+            {
+                ports.TrySetResult((int.Parse(peer.Groups[1].Value), int.Parse(peer.Groups[2].Value)));
             }
         };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("server: " + e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return (process, await port.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+        return (process, await ports.Task.WaitAsync(TimeSpan.FromSeconds(60)));
     }
+
+    private static ProcessStartInfo PinnedNode(string cpus, string script) =>
+        File.Exists("/usr/bin/taskset")
+            ? new ProcessStartInfo("/usr/bin/taskset", ["-c", cpus, "node", "--expose-gc", script])
+            : new ProcessStartInfo("node", ["--expose-gc", script]);
 
     /// <summary>Stops the server with SIGTERM (graceful: sessions closed with 1001, state persisted) and starts it again on the same data.</summary>
     public async Task RestartAsync()
@@ -72,8 +109,8 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         _process.Dispose();
         _http.Dispose();
-        (_process, Port) = await LaunchAsync(_args);
-        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}/") };
+        (_process, (Port, AdminPort)) = await LaunchAsync(Kind, _args);
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}/") };
     }
 
     /// <summary>A process for <paramref name="dll"/> pinned to <paramref name="cpus"/> (taskset), as the issue's method asks.</summary>
@@ -83,7 +120,10 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
             : new ProcessStartInfo("dotnet", [dll, .. args]);
 
     [GeneratedRegex(@"ws://[^:]+:(\d+)/")]
-    private static partial Regex ListeningLine();
+    private static partial Regex GatewayListeningLine();
+
+    [GeneratedRegex(@"^PEER relay=(\d+) admin=(\d+)")]
+    private static partial Regex PeerListeningLine();
 
     /// <summary>User + system CPU seconds of the server process, from /proc.</summary>
     public double CpuSeconds()
@@ -110,13 +150,30 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
         return 0;
     }
 
-    public async Task<(long Rss, long GcHeap, int Sessions)> MeasureMemoryAsync()
+    /// <summary>
+    /// RSS and managed heap after a forced full GC, once the server holds <paramref name="sessions"/> sessions (a
+    /// server may register a connection a moment after the client's handshake finished; waits up to 30 s).
+    /// </summary>
+    public async Task<(long Rss, long GcHeap, int Sessions)> MeasureMemoryAsync(int sessions)
     {
-        HttpResponseMessage response = await _http.PostAsync("/admin/gc", null);
-        response.EnsureSuccessStatusCode();
-        using JsonDocument metrics = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        JsonElement root = metrics.RootElement;
-        return (root.GetProperty("workingSetBytes").GetInt64(), root.GetProperty("gcHeapBytes").GetInt64(), root.GetProperty("sessions").GetInt32());
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            HttpResponseMessage response = await _http.PostAsync("/admin/gc", null);
+            response.EnsureSuccessStatusCode();
+            using JsonDocument metrics = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            JsonElement root = metrics.RootElement;
+            int held = root.GetProperty("sessions").GetInt32();
+            if (held == sessions)
+            {
+                return (root.GetProperty("workingSetBytes").GetInt64(), root.GetProperty("gcHeapBytes").GetInt64(), held);
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"{Kind.Name()} holds {held} sessions, {sessions} were opened");
+            }
+            await Task.Delay(200);
+        }
     }
 
     public async ValueTask DisposeAsync()

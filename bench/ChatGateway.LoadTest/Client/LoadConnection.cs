@@ -12,7 +12,8 @@ namespace ChatGateway.LoadTest.Client;
 /// frames are appended to one send buffer and leave in one send call (pipelining), received frames are
 /// parsed in place in one receive buffer, and nothing is allocated per frame. Masking uses the gateway's
 /// vectorised masker with one random key per connection. One task sends (Append, FlushAsync) and one receives;
-/// pongs from the receiving side go out under the same send lock.
+/// pongs from the receiving side go out under the same send lock. The raw TCP relay (a comparison server)
+/// uses the same buffers with <c>[length: i32 LE][payload]</c> frames instead of WebSocket frames.
 /// </summary>
 public sealed class LoadConnection : IDisposable
 {
@@ -25,24 +26,50 @@ public sealed class LoadConnection : IDisposable
     private int _receiveStart;
     private int _receiveEnd;
 
-    private LoadConnection(Socket socket)
+    private readonly bool _lengthPrefixed;
+
+    private LoadConnection(Socket socket, bool lengthPrefixed)
     {
         _socket = socket;
+        _lengthPrefixed = lengthPrefixed;
         _mask = (uint)Random.Shared.Next() | 1;
     }
 
-    public static async Task<LoadConnection> ConnectAsync(IPEndPoint server, string token, CancellationToken cancellationToken = default)
+    /// <summary>A WebSocket session on the gateway, authenticated with <paramref name="token"/>.</summary>
+    public static Task<LoadConnection> ConnectAsync(IPEndPoint server, string token, CancellationToken cancellationToken = default) =>
+        ConnectWebSocketAsync(server, "/ws?access_token=" + token, cancellationToken);
+
+    /// <summary>A WebSocket upgrade of <paramref name="pathAndQuery"/>; returns once the server answered 101.</summary>
+    public static async Task<LoadConnection> ConnectWebSocketAsync(IPEndPoint server, string pathAndQuery, CancellationToken cancellationToken = default)
+    {
+        Socket socket = await OpenAsync(server, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string request = $"GET {pathAndQuery} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+            await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken).ConfigureAwait(false);
+            var connection = new LoadConnection(socket, lengthPrefixed: false);
+            await connection.ReadHandshakeAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A plain TCP connection carrying length-prefixed frames (the raw relay baseline).</summary>
+    public static async Task<LoadConnection> ConnectLengthPrefixedAsync(IPEndPoint server, CancellationToken cancellationToken = default) =>
+        new(await OpenAsync(server, cancellationToken).ConfigureAwait(false), lengthPrefixed: true);
+
+    private static async Task<Socket> OpenAsync(IPEndPoint server, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             await socket.ConnectAsync(server, cancellationToken).ConfigureAwait(false);
-            string request = $"GET /ws?access_token={token} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-            await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken).ConfigureAwait(false);
-            var connection = new LoadConnection(socket);
-            await connection.ReadHandshakeAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
+            return socket;
         }
         catch
         {
@@ -84,6 +111,13 @@ public sealed class LoadConnection : IDisposable
             Array.Resize(ref _send, Math.Max(_send.Length * 2, _sendLength + needed));
         }
         Span<byte> frame = _send.AsSpan(_sendLength);
+        if (_lengthPrefixed)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
+            payload.CopyTo(frame[4..]);
+            _sendLength += 4 + payload.Length;
+            return;
+        }
         frame[0] = (byte)(0x80 | (byte)opcode);
         int header;
         if (payload.Length < 126)
@@ -109,10 +143,12 @@ public sealed class LoadConnection : IDisposable
         _sendLength += header + 4 + payload.Length;
     }
 
-    /// <summary>A writer over a scratch area for building one payload, then <see cref="Append"/> it.</summary>
-    public ArrayBufferWriter<byte> Scratch { get; } = new(256);
-
     public int Pending => _sendLength;
+
+    /// <summary>The unread tail of a message stream split across frames (SignalR); empty and tiny otherwise.</summary>
+    public ArrayBufferWriter<byte> Carry => _carry ??= new ArrayBufferWriter<byte>(256);
+
+    private ArrayBufferWriter<byte>? _carry;
 
     public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -168,8 +204,8 @@ public sealed class LoadConnection : IDisposable
             {
                 switch (opcode)
                 {
-                    case WebSocketOpcode.Binary or WebSocketOpcode.Text:
-                        return (true, payload);
+                    case WebSocketOpcode.Binary or WebSocketOpcode.Text or WebSocketOpcode.Continuation:
+                        return (true, payload); // fragments in order: SignalR splits its message stream anywhere
                     case WebSocketOpcode.Close:
                         return (false, default);
                     case WebSocketOpcode.Ping:
@@ -198,12 +234,35 @@ public sealed class LoadConnection : IDisposable
         }
     }
 
-    /// <summary>Server frames: FIN set, never masked, never fragmented (docs/protocol.md).</summary>
+    /// <summary>
+    /// The next data frame if one is already in the receive buffer (no I/O), so a sender can take every ack
+    /// that arrived together before it refills its window: one flush then carries many sends.
+    /// </summary>
+    public bool TryReceiveBuffered(out ReadOnlyMemory<byte> payload)
+    {
+        int start = _receiveStart;
+        if (TryParse(out WebSocketOpcode opcode, out payload))
+        {
+            if (opcode is WebSocketOpcode.Binary or WebSocketOpcode.Text or WebSocketOpcode.Continuation)
+            {
+                return true;
+            }
+            _receiveStart = start; // a control frame: ReceiveAsync answers it
+        }
+        payload = default;
+        return false;
+    }
+
+    /// <summary>Server frames are never masked; the gateway never fragments (docs/protocol.md), peers may.</summary>
     private bool TryParse(out WebSocketOpcode opcode, out ReadOnlyMemory<byte> payload)
     {
         opcode = default;
         payload = default;
         ReadOnlySpan<byte> data = _receive.AsSpan(_receiveStart, _receiveEnd - _receiveStart);
+        if (_lengthPrefixed)
+        {
+            return TryParseLengthPrefixed(data, out opcode, out payload);
+        }
         if (data.Length < 2)
         {
             return false;
@@ -239,6 +298,28 @@ public sealed class LoadConnection : IDisposable
         opcode = (WebSocketOpcode)(data[0] & 0x0F);
         payload = _receive.AsMemory(_receiveStart + header, length);
         _receiveStart += header + length;
+        return true;
+    }
+
+    private bool TryParseLengthPrefixed(ReadOnlySpan<byte> data, out WebSocketOpcode opcode, out ReadOnlyMemory<byte> payload)
+    {
+        opcode = WebSocketOpcode.Binary;
+        payload = default;
+        if (data.Length < 4)
+        {
+            return false;
+        }
+        int length = BinaryPrimitives.ReadInt32LittleEndian(data);
+        if (data.Length < 4 + length)
+        {
+            if (_receive.Length < 4 + length)
+            {
+                Array.Resize(ref _receive, 4 + length + 1024);
+            }
+            return false;
+        }
+        payload = _receive.AsMemory(_receiveStart + 4, length);
+        _receiveStart += 4 + length;
         return true;
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ChatGateway.LoadTest.Targets;
 
 namespace ChatGateway.LoadTest.Scenarios;
 
@@ -11,16 +12,17 @@ public static class IdleScenario
 {
     private const int PerWorker = 9_000;
 
-    public static async Task<Dictionary<string, object>> RunAsync(int[] steps, string secret, TimeSpan steadyWindow)
+    public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int[] steps, string secret, TimeSpan steadyWindow)
     {
-        await using ServerUnderTest server = await ServerUnderTest.StartAsync(secret, ["--Chat:Shards", "1"]);
+        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, ["--Chat:Shards", "1"]);
+        string name = kind.Name();
         var workers = new List<WorkerProcess>();
         var points = new List<Dictionary<string, object>>();
         try
         {
-            (long rss0, long heap0, _) = await server.MeasureMemoryAsync();
+            (long rss0, long heap0, _) = await server.MeasureMemoryAsync(0);
             points.Add(Point(0, rss0, heap0, 0));
-            Console.WriteLine($"idle: {0,6} connections: RSS {rss0 / 1048576.0,8:F1} MiB, managed heap {heap0 / 1048576.0,7:F1} MiB");
+            Console.WriteLine($"idle [{name}]: {0,6} connections: RSS {rss0 / 1048576.0,8:F1} MiB, managed heap {heap0 / 1048576.0,7:F1} MiB");
             int open = 0;
             foreach (int target in steps)
             {
@@ -28,20 +30,16 @@ public static class IdleScenario
                 while (open < target)
                 {
                     int count = Math.Min(PerWorker, target - open);
-                    WorkerProcess worker = WorkerProcess.Start("worker-idle", server.Port.ToString(CultureInfo.InvariantCulture), secret,
+                    WorkerProcess worker = WorkerProcess.Start("worker-idle", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
                         (1_000_000 + open).ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture));
                     workers.Add(worker);
                     string line = await worker.WaitForAsync("CONNECTED", TimeSpan.FromMinutes(5));
                     connectMs += double.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture);
                     open += count;
                 }
-                (long rss, long heap, int sessions) = await server.MeasureMemoryAsync();
-                if (sessions != target)
-                {
-                    throw new InvalidOperationException($"the server holds {sessions} sessions, {target} were opened");
-                }
+                (long rss, long heap, _) = await server.MeasureMemoryAsync(target);
                 points.Add(Point(target, rss, heap, connectMs));
-                Console.WriteLine($"idle: {target,6} connections: RSS {rss / 1048576.0,8:F1} MiB, managed heap {heap / 1048576.0,7:F1} MiB " +
+                Console.WriteLine($"idle [{name}]: {target,6} connections: RSS {rss / 1048576.0,8:F1} MiB, managed heap {heap / 1048576.0,7:F1} MiB " +
                                   $"({(rss - rss0) / (double)target:F0} B RSS and {(heap - heap0) / (double)target:F0} B heap per connection over the empty server)");
             }
             // The steady state at the last step: everything the server does for idle heartbeating users (heartbeat
@@ -51,18 +49,19 @@ public static class IdleScenario
             await Task.Delay(steadyWindow);
             double cpuShare = (server.CpuSeconds() - cpu0) / steadyWindow.TotalSeconds;
             double diskPerSecond = (server.DiskWriteBytes() - disk0) / steadyWindow.TotalSeconds;
-            Console.WriteLine($"idle: steady state with {open} heartbeating connections over {steadyWindow.TotalSeconds:F0} s: server CPU {cpuShare * 100:F2}% of a core, " +
+            Console.WriteLine($"idle [{name}]: steady state with {open} heartbeating connections over {steadyWindow.TotalSeconds:F0} s: server CPU {cpuShare * 100:F2}% of a core, " +
                               $"{diskPerSecond:F0} bytes/s written to disk");
 
             var first = points.Count > 2 ? points[1] : points[0]; // one step: the slope from the empty server
             var last = points[^1];
             double slopeRss = ((long)last["rssBytes"] - (long)first["rssBytes"]) / (double)((int)last["connections"] - (int)first["connections"]);
             double slopeHeap = ((long)last["gcHeapBytes"] - (long)first["gcHeapBytes"]) / (double)((int)last["connections"] - (int)first["connections"]);
-            Console.WriteLine($"idle: slope {first["connections"]}→{last["connections"]}: {slopeRss:F0} bytes RSS and {slopeHeap:F0} bytes managed heap per connection");
+            Console.WriteLine($"idle [{name}]: slope {first["connections"]}→{last["connections"]}: {slopeRss:F0} bytes RSS and {slopeHeap:F0} bytes managed heap per connection");
             return new Dictionary<string, object>
             {
                 ["scenario"] = "idle",
-                ["server"] = "ChatGateway",
+                ["server"] = kind.Id(),
+                ["serverName"] = name,
                 ["points"] = points,
                 ["bytesPerConnectionRss"] = Math.Round(slopeRss),
                 ["bytesPerConnectionHeap"] = Math.Round(slopeHeap),

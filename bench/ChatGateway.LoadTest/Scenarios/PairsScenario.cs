@@ -1,4 +1,5 @@
 using System.Globalization;
+using ChatGateway.LoadTest.Targets;
 
 namespace ChatGateway.LoadTest.Scenarios;
 
@@ -9,35 +10,36 @@ namespace ChatGateway.LoadTest.Scenarios;
 /// </summary>
 public static class PairsScenario
 {
-    public static async Task<Dictionary<string, object>> RunAsync(string durability, int pairs, int window, double warmup, double seconds, string secret)
+    /// <summary>The gateway's rate limits are lifted: this scenario measures throughput, not policing.</summary>
+    public static readonly string[] Unlimited =
+    [
+        "--Chat:RateMessagesPerSecond", "1000000000", "--Chat:RateMessagesBurst", "1000000000",
+        "--Chat:RateBytesPerSecond", "1000000000000", "--Chat:RateBytesBurst", "1000000000000",
+    ];
+
+    public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int pairs, int window, double warmup, double seconds, string secret)
     {
-        string[] settings =
-        [
-            "--Storage:Durability", durability, "--Chat:RateMessagesPerSecond", "1000000000", "--Chat:RateMessagesBurst", "1000000000",
-            "--Chat:RateBytesPerSecond", "1000000000000", "--Chat:RateBytesBurst", "1000000000000",
-        ];
-        await using ServerUnderTest server = await ServerUnderTest.StartAsync(secret, settings);
-        await using WorkerProcess worker = WorkerProcess.Start("worker-pairs", server.Port.ToString(CultureInfo.InvariantCulture), secret,
+        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, Unlimited);
+        await using WorkerProcess worker = WorkerProcess.Start("worker-pairs", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
             pairs.ToString(CultureInfo.InvariantCulture), window.ToString(CultureInfo.InvariantCulture),
             warmup.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture));
         await worker.WaitForAsync("MEASURE-START", TimeSpan.FromMinutes(2));
         double cpuStart = server.CpuSeconds();
         await worker.WaitForAsync("MEASURE-END", TimeSpan.FromMinutes(10));
         double serverCpu = server.CpuSeconds() - cpuStart;
-        string result = await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1));
-        Dictionary<string, string> fields = result.Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
-        long delivered = long.Parse(fields["delivered"], CultureInfo.InvariantCulture);
-        double elapsed = double.Parse(fields["seconds"], CultureInfo.InvariantCulture);
-        double loadCpu = double.Parse(fields["loadCpu"], CultureInfo.InvariantCulture);
+        var result = new ResultLine(await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1)));
+        long delivered = result.Long("delivered");
+        double elapsed = result.Double("seconds");
+        double loadCpu = result.Double("loadCpu");
         double perSecond = delivered / elapsed;
         double perCpuSecond = serverCpu > 0 ? delivered / serverCpu : 0;
-        Console.WriteLine($"pairs ({durability}, {pairs} pairs, window {window}): {perSecond:N0} delivered/s, server CPU {serverCpu / elapsed * 100:F0}% of a core, " +
+        Console.WriteLine($"pairs [{kind.Name()}] ({pairs} pairs, window {window}): {perSecond:N0} delivered/s, server CPU {serverCpu / elapsed * 100:F0}% of a core, " +
                           $"load CPU {loadCpu / elapsed * 100:F0}%, {perCpuSecond:N0} delivered per server CPU-second");
         return new Dictionary<string, object>
         {
             ["scenario"] = "pairs",
-            ["server"] = "ChatGateway",
-            ["durability"] = durability,
+            ["server"] = kind.Id(),
+            ["serverName"] = kind.Name(),
             ["pairs"] = pairs,
             ["window"] = window,
             ["seconds"] = Math.Round(elapsed, 2),

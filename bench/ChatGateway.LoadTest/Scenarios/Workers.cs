@@ -1,35 +1,36 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using ChatGateway.LoadTest.Client;
-using ChatGateway.Protocol;
+using ChatGateway.LoadTest.Targets;
 
 namespace ChatGateway.LoadTest.Scenarios;
 
 /// <summary>
-/// The load processes. A worker talks to the coordinator through stdout lines ("CONNECTED n", "MEASURE-START",
-/// "MEASURE-END", "RESULT ...") and stops when its stdin closes. Spreading connections over workers keeps each
-/// process under the 20,000 open-files limit.
+/// The load processes of `idle` and `pairs`, for any server (<see cref="Wire"/>). A worker talks to the
+/// coordinator through stdout lines ("CONNECTED n", "MEASURE-START", "MEASURE-END", "RESULT ...") and stops when
+/// its stdin closes. Spreading connections over workers keeps each process under the 20,000 open-files limit.
 /// </summary>
 public static class Workers
 {
-    /// <summary>worker-idle PORT SECRET FIRST_USER COUNT: COUNT idle sessions heartbeating every 24 s.</summary>
+    /// <summary>worker-idle KIND PORT SECRET FIRST_USER COUNT: COUNT idle sessions heartbeating every 24 s.</summary>
     public static async Task<int> IdleAsync(string[] args)
     {
-        var server = new IPEndPoint(IPAddress.Loopback, int.Parse(args[1]));
-        var tokens = new Tokens(args[2]);
-        long first = long.Parse(args[3]);
-        int count = int.Parse(args[4]);
+        (Wire wire, IPEndPoint server) = Target(args);
+        long first = long.Parse(args[4], CultureInfo.InvariantCulture);
+        int count = int.Parse(args[5], CultureInfo.InvariantCulture);
         var connections = new LoadConnection[count];
         var started = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
         {
-            connections[i] = await LoadConnection.ConnectAsync(server, tokens.For(first + i), ct);
+            connections[i] = await wire.ConnectAsync(server, first + i, ct);
         });
         Console.WriteLine($"CONNECTED {count} {started.Elapsed.TotalMilliseconds:F0}");
         using var stop = new CancellationTokenSource();
-        Task[] readers = [.. connections.Select(c => Task.Run(() => DrainAsync(c, stop.Token)))];
-        Task heartbeats = HeartbeatAsync(connections, TimeSpan.FromSeconds(24), stop.Token);
+        var ignore = new Counter();
+        Task[] readers = [.. connections.Select(c => Task.Run(() => ReceiveLoopAsync(c, wire, ignore, stop.Token)))];
+        Task heartbeats = HeartbeatAsync(connections, wire, TimeSpan.FromSeconds(24), stop.Token);
         await Console.In.ReadLineAsync(); // the coordinator closes stdin to stop us
         stop.Cancel();
         foreach (LoadConnection connection in connections)
@@ -39,23 +40,33 @@ public static class Workers
         return 0;
     }
 
-    private static async Task DrainAsync(LoadConnection connection, CancellationToken stop)
+    /// <summary>Reads frames until the connection ends, handing each to the wire's reader.</summary>
+    public static async Task ReceiveLoopAsync(LoadConnection connection, Wire wire, IInbound inbound, CancellationToken stop)
     {
         try
         {
-            while ((await connection.ReceiveAsync(stop)).Open)
+            while (true)
             {
+                (bool open, ReadOnlyMemory<byte> frame) = await connection.ReceiveAsync(stop);
+                if (!open)
+                {
+                    return;
+                }
+                wire.Read(connection, frame, inbound);
             }
         }
+
+
         catch (Exception ex) when (ex is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
         }
     }
 
-    /// <summary>Every connection sends a Heartbeat once per interval, spread evenly over it.</summary>
-    private static async Task HeartbeatAsync(LoadConnection[] connections, TimeSpan interval, CancellationToken stop)
+    /// <summary>Every connection sends a heartbeat once per interval, spread evenly over it.</summary>
+    private static async Task HeartbeatAsync(LoadConnection[] connections, Wire wire, TimeSpan interval, CancellationToken stop)
     {
-        byte[] heartbeat = Encode(w => ClientRequestWriter.Heartbeat(w, 1));
+        var heartbeat = new ArrayBufferWriter<byte>();
+        wire.WriteHeartbeat(heartbeat);
         try
         {
             TimeSpan gap = interval / Math.Max(1, connections.Length);
@@ -63,7 +74,7 @@ public static class Workers
             {
                 foreach (LoadConnection connection in connections)
                 {
-                    connection.Append(heartbeat);
+                    connection.Append(heartbeat.WrittenSpan);
                     await connection.FlushAsync(stop);
                     if (gap >= TimeSpan.FromMilliseconds(1))
                     {
@@ -78,63 +89,26 @@ public static class Workers
     }
 
     /// <summary>
-    /// worker-pairs PORT SECRET PAIRS WINDOW WARMUP_S MEASURE_S: PAIRS senders each keep WINDOW 100-byte sends in
+    /// worker-pairs KIND PORT SECRET PAIRS WINDOW WARMUP_S MEASURE_S: PAIRS senders each keep WINDOW 100-byte sends in
     /// flight to their own receiver (a 1:1 conversation). Prints the deliveries counted between MEASURE-START and MEASURE-END.
     /// </summary>
     public static async Task<int> PairsAsync(string[] args)
     {
-        var server = new IPEndPoint(IPAddress.Loopback, int.Parse(args[1]));
-        var tokens = new Tokens(args[2]);
-        int pairs = int.Parse(args[3]);
-        int window = int.Parse(args[4]);
-        TimeSpan warmup = TimeSpan.FromSeconds(double.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture));
-        TimeSpan measure = TimeSpan.FromSeconds(double.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture));
-        var senders = new LoadConnection[pairs];
-        var receivers = new LoadConnection[pairs];
-        for (int i = 0; i < pairs; i++)
-        {
-            senders[i] = await LoadConnection.ConnectAsync(server, tokens.For(100_000 + i));
-            receivers[i] = await LoadConnection.ConnectAsync(server, tokens.For(200_000 + i));
-        }
-        long delivered = 0;
-        long acked = 0;
+        (Wire wire, IPEndPoint server) = Target(args);
+        int pairs = int.Parse(args[4], CultureInfo.InvariantCulture);
+        int window = int.Parse(args[5], CultureInfo.InvariantCulture);
+        TimeSpan warmup = TimeSpan.FromSeconds(double.Parse(args[6], CultureInfo.InvariantCulture));
+        TimeSpan measure = TimeSpan.FromSeconds(double.Parse(args[7], CultureInfo.InvariantCulture));
+        (LoadConnection[] senders, LoadConnection[] receivers) = await ConnectPairsAsync(wire, server, pairs);
+        var delivered = new Counter();
+        var acked = new Counter();
         using var stop = new CancellationTokenSource();
-        Task[] receiving = [.. receivers.Select(r => Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    (bool open, ReadOnlyMemory<byte> payload) = await r.ReceiveAsync(stop.Token);
-                    if (!open)
-                    {
-                        return;
-                    }
-                    if (payload.Length > 1 && payload.Span[1] == (byte)MessageType.Deliver)
-                    {
-                        Interlocked.Increment(ref delivered);
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
-            {
-            }
-        }))];
-        Task[] sending = [.. senders.Select((s, i) => Task.Run(() => SendLoopAsync(s, 200_000 + i, window, () => Interlocked.Increment(ref acked), stop.Token)))];
+        Task[] receiving = [.. receivers.Select(r => Task.Run(() => ReceiveLoopAsync(r, wire, delivered, stop.Token)))];
+        Task[] sending = [.. senders.Select((s, i) => Task.Run(() => SendLoopAsync(s, wire, ReceiverOf(i), window, acked, stop.Token)))];
 
         await Task.Delay(warmup);
-        var loadCpu = Process.GetCurrentProcess();
-        double cpuStart = loadCpu.TotalProcessorTime.TotalSeconds;
-        long deliveredStart = Interlocked.Read(ref delivered);
-        Console.WriteLine("MEASURE-START");
-        var clock = Stopwatch.StartNew();
-        await Task.Delay(measure);
-        long deliveredEnd = Interlocked.Read(ref delivered);
-        double seconds = clock.Elapsed.TotalSeconds;
-        loadCpu.Refresh();
-        double cpu = loadCpu.TotalProcessorTime.TotalSeconds - cpuStart;
-        Console.WriteLine("MEASURE-END");
-        Console.WriteLine(FormattableString.Invariant($"RESULT delivered={deliveredEnd - deliveredStart} seconds={seconds:F3} loadCpu={cpu:F3} acked={Interlocked.Read(ref acked)}"));
+        (long deliveredEnd, long deliveredStart, double seconds, double cpu) = await MeasureAsync(() => delivered.Delivers, measure);
+        Console.WriteLine(FormattableString.Invariant($"RESULT delivered={deliveredEnd - deliveredStart} seconds={seconds:F3} loadCpu={cpu:F3} acked={acked.Acks}"));
         stop.Cancel();
         foreach (LoadConnection connection in senders.Concat(receivers))
         {
@@ -143,34 +117,74 @@ public static class Workers
         return 0;
     }
 
-    private static async Task SendLoopAsync(LoadConnection sender, long receiver, int window, Action onAck, CancellationToken stop)
+    public static long SenderOf(int pair) => 100_000 + pair;
+
+    public static long ReceiverOf(int pair) => 200_000 + pair;
+
+    /// <summary>Connects every receiver first, so no early send finds its recipient offline.</summary>
+    public static async Task<(LoadConnection[] Senders, LoadConnection[] Receivers)> ConnectPairsAsync(Wire wire, IPEndPoint server, int pairs)
+    {
+        var senders = new LoadConnection[pairs];
+        var receivers = new LoadConnection[pairs];
+        for (int i = 0; i < pairs; i++)
+        {
+            receivers[i] = await wire.ConnectAsync(server, ReceiverOf(i), CancellationToken.None);
+        }
+        for (int i = 0; i < pairs; i++)
+        {
+            senders[i] = await wire.ConnectAsync(server, SenderOf(i), CancellationToken.None);
+        }
+        return (senders, receivers);
+    }
+
+    /// <summary>Prints MEASURE-START, waits <paramref name="measure"/>, prints MEASURE-END; the counter at both ends, the elapsed time and this process's CPU seconds.</summary>
+    public static async Task<(long End, long Start, double Seconds, double LoadCpu)> MeasureAsync(Func<long> counter, TimeSpan measure)
+    {
+        using var self = Process.GetCurrentProcess();
+        double cpuStart = self.TotalProcessorTime.TotalSeconds;
+        long start = counter();
+        Console.WriteLine("MEASURE-START");
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(measure);
+        long end = counter();
+        double seconds = clock.Elapsed.TotalSeconds;
+        self.Refresh();
+        double cpu = self.TotalProcessorTime.TotalSeconds - cpuStart;
+        Console.WriteLine("MEASURE-END");
+        return (end, start, seconds, cpu);
+    }
+
+    /// <summary>Keeps <paramref name="window"/> sends in flight: the window leaves in one flush, each ack or error frees a slot.</summary>
+    private static async Task SendLoopAsync(LoadConnection sender, Wire wire, long receiver, int window, Counter acked, CancellationToken stop)
     {
         byte[] body = new byte[100];
-        var scratch = new ArrayBufferWriter<byte>(160);
-        int inFlight = 0;
+        var scratch = new ArrayBufferWriter<byte>(256);
+        var slots = new WindowSlots();
+        long id = 0;
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                while (inFlight < window)
+                while (slots.InFlight < window)
                 {
                     scratch.ResetWrittenCount();
-                    ClientRequestWriter.Send(scratch, 1, 0, receiver, [], body);
+                    wire.WriteSend(scratch, receiver, ++id, body);
                     sender.Append(scratch.WrittenSpan);
-                    inFlight++;
+                    slots.InFlight++;
                 }
-                await sender.FlushAsync(stop); // the window leaves in one send
-                (bool open, ReadOnlyMemory<byte> payload) = await sender.ReceiveAsync(stop);
+                await sender.FlushAsync(stop);
+                (bool open, ReadOnlyMemory<byte> frame) = await sender.ReceiveAsync(stop);
                 if (!open)
                 {
                     return;
                 }
-                byte type = payload.Length > 1 ? payload.Span[1] : (byte)0;
-                if (type == (byte)MessageType.Ack || type == (byte)MessageType.Error)
+                long before = slots.Acks;
+                wire.Read(sender, frame, slots);
+                while (sender.TryReceiveBuffered(out frame))
                 {
-                    inFlight--;
-                    onAck();
+                    wire.Read(sender, frame, slots);
                 }
+                acked.Add(slots.Acks - before);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
@@ -178,10 +192,23 @@ public static class Workers
         }
     }
 
-    public static byte[] Encode(Action<IBufferWriter<byte>> write)
+    private static (Wire, IPEndPoint) Target(string[] args) =>
+        (Wire.For(ServerKinds.Parse(args[1]), args[3]), new IPEndPoint(IPAddress.Loopback, int.Parse(args[2], CultureInfo.InvariantCulture)));
+
+    /// <summary>A sender's window: each ack frees a slot.</summary>
+    private sealed class WindowSlots : IInbound
     {
-        var buffer = new ArrayBufferWriter<byte>();
-        write(buffer);
-        return buffer.WrittenSpan.ToArray();
+        public int InFlight;
+        public long Acks;
+
+        public void OnAck()
+        {
+            InFlight--;
+            Acks++;
+        }
+
+        public void OnDeliver(ReadOnlySpan<byte> body)
+        {
+        }
     }
 }

@@ -1,0 +1,54 @@
+using System.Globalization;
+using ChatGateway.LoadTest.Targets;
+
+namespace ChatGateway.LoadTest.Scenarios;
+
+/// <summary>
+/// `rate`: a fixed offered rate (default 20,000 messages/s) over PAIRS pairs, open loop (<see cref="RateWorker"/>):
+/// send→deliver latency p50/p99/p99.9/max, and whether the rate was held (≥ 99% of the offered messages sent on
+/// schedule's window and delivered).
+/// </summary>
+public static class RateScenario
+{
+    public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int pairs, double rate, double warmup, double seconds, string secret)
+    {
+        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, PairsScenario.Unlimited);
+        await using WorkerProcess worker = WorkerProcess.Start("worker-rate", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
+            pairs.ToString(CultureInfo.InvariantCulture), rate.ToString(CultureInfo.InvariantCulture),
+            warmup.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture));
+        await worker.WaitForAsync("MEASURE-START", TimeSpan.FromMinutes(2));
+        double cpuStart = server.CpuSeconds();
+        await worker.WaitForAsync("MEASURE-END", TimeSpan.FromMinutes(10));
+        double serverCpu = server.CpuSeconds() - cpuStart;
+        var result = new ResultLine(await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1)));
+        long sent = result.Long("sent");
+        long delivered = result.Long("delivered");
+        double elapsed = result.Double("seconds");
+        double p50 = result.Long("p50us") / 1000.0;
+        double p99 = result.Long("p99us") / 1000.0;
+        double p999 = result.Long("p999us") / 1000.0;
+        double max = result.Long("maxus") / 1000.0;
+        bool held = sent >= 0.99 * rate * elapsed && delivered >= 0.99 * sent;
+        Console.WriteLine($"rate [{kind.Name()}] ({rate:N0} msgs/s offered over {pairs} pairs): {(held ? "held" : "NOT held")} " +
+                          $"({sent:N0} due, {delivered:N0} delivered in {elapsed:F0} s), latency p50 {p50:F2} ms, p99 {p99:F2} ms, p99.9 {p999:F2} ms, max {max:F2} ms, " +
+                          $"server CPU {serverCpu / elapsed * 100:F0}%, load CPU {result.Double("loadCpu") / elapsed * 100:F0}%");
+        return new Dictionary<string, object>
+        {
+            ["scenario"] = "rate",
+            ["server"] = kind.Id(),
+            ["serverName"] = kind.Name(),
+            ["pairs"] = pairs,
+            ["offeredPerSecond"] = rate,
+            ["seconds"] = Math.Round(elapsed, 2),
+            ["sent"] = sent,
+            ["delivered"] = delivered,
+            ["rateHeld"] = held,
+            ["p50Ms"] = p50,
+            ["p99Ms"] = p99,
+            ["p999Ms"] = p999,
+            ["maxMs"] = max,
+            ["serverCpuShare"] = Math.Round(serverCpu / elapsed, 3),
+            ["loadCpuShare"] = Math.Round(result.Double("loadCpu") / elapsed, 3),
+        };
+    }
+}

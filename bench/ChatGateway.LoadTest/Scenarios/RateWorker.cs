@@ -1,0 +1,186 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using ChatGateway.LoadTest.Client;
+using ChatGateway.LoadTest.Targets;
+using HdrHistogram;
+
+namespace ChatGateway.LoadTest.Scenarios;
+
+/// <summary>
+/// worker-rate KIND PORT SECRET PAIRS RATE WARMUP_S MEASURE_S: an open-loop load of RATE messages/s spread over
+/// PAIRS sender→receiver pairs, whatever the server's answers. Each body carries the time its message was
+/// <i>due</i> on the schedule, not the time it left, so a stalled server (or a stalled generator) shows up in the
+/// latency instead of silently lowering the rate (coordinated omission). Latency = delivery time − due time,
+/// recorded in an HdrHistogram (µs) for messages due inside the measurement window.
+/// </summary>
+public static class RateWorker
+{
+    [DllImport("libc", SetLastError = false)]
+    private static extern int usleep(uint microseconds);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        Wire wire = Wire.For(ServerKinds.Parse(args[1]), args[3]);
+        var server = new IPEndPoint(IPAddress.Loopback, int.Parse(args[2], CultureInfo.InvariantCulture));
+        int pairs = int.Parse(args[4], CultureInfo.InvariantCulture);
+        double rate = double.Parse(args[5], CultureInfo.InvariantCulture);
+        double warmup = double.Parse(args[6], CultureInfo.InvariantCulture);
+        double measure = double.Parse(args[7], CultureInfo.InvariantCulture);
+        (LoadConnection[] senders, LoadConnection[] receivers) = await Workers.ConnectPairsAsync(wire, server, pairs);
+
+        long start = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
+        long windowStart = start + (long)(warmup * Stopwatch.Frequency);
+        long windowEnd = windowStart + (long)(measure * Stopwatch.Frequency);
+        var latencies = new Latencies(windowStart, windowEnd);
+        var acks = new Counter();
+        using var stop = new CancellationTokenSource();
+        Task[] receiving = [.. receivers.Select(r => Task.Run(() => Workers.ReceiveLoopAsync(r, wire, latencies, stop.Token)))];
+        Task[] draining = [.. senders.Select(s => Task.Run(() => Workers.ReceiveLoopAsync(s, wire, acks, stop.Token)))];
+
+        using var self = Process.GetCurrentProcess();
+        double cpuStart = 0;
+        long sentInWindow = 0;
+        var pacer = new Thread(() => sentInWindow = Pace(wire, senders, rate, start, windowStart, windowEnd, ref cpuStart))
+        {
+            IsBackground = true,
+            Priority = ThreadPriority.AboveNormal,
+            Name = "pacer",
+        };
+        pacer.Start();
+        pacer.Join();
+        self.Refresh();
+        double loadCpu = self.TotalProcessorTime.TotalSeconds - cpuStart;
+        Console.WriteLine("MEASURE-END");
+        // Deliveries of the window's last messages are still on their way: wait for them, a bounded time.
+        long deadline = Stopwatch.GetTimestamp() + 2 * Stopwatch.Frequency;
+        while (latencies.Count < sentInWindow && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(10);
+        }
+        LongHistogram h = latencies.Snapshot();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT sent={sentInWindow} delivered={h.TotalCount} seconds={measure:F3} loadCpu={loadCpu:F3} p50us={h.GetValueAtPercentile(50)} p99us={h.GetValueAtPercentile(99)} p999us={h.GetValueAtPercentile(99.9)} maxus={h.GetMaxValue()}"));
+        stop.Cancel();
+        foreach (LoadConnection connection in senders.Concat(receivers))
+        {
+            connection.Dispose();
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// The schedule: message n is due at start + n/rate and goes to pair n % PAIRS. The pacer sends whatever is due,
+    /// one flush per connection touched, then sleeps ~50 µs (usleep: Thread.Sleep has millisecond steps, which
+    /// would add up to a millisecond of the generator's own delay to every figure). Returns the count due in the window.
+    /// </summary>
+    private static long Pace(Wire wire, LoadConnection[] senders, double rate, long start, long windowStart, long windowEnd, ref double cpuStart)
+    {
+        byte[] body = new byte[100];
+        var scratch = new ArrayBufferWriter<byte>(256);
+        bool[] touched = new bool[senders.Length];
+        double ticksPerMessage = Stopwatch.Frequency / rate;
+        long sent = 0;
+        long inWindow = 0;
+        bool measuring = false;
+        while (true)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (!measuring && now >= windowStart)
+            {
+                measuring = true;
+                using var self = Process.GetCurrentProcess();
+                cpuStart = self.TotalProcessorTime.TotalSeconds;
+                Console.WriteLine("MEASURE-START");
+            }
+            if (now >= windowEnd)
+            {
+                return inWindow;
+            }
+            while (true)
+            {
+                long due = start + (long)(sent * ticksPerMessage);
+                if (due > now)
+                {
+                    break;
+                }
+                int pair = (int)(sent % senders.Length);
+                BinaryPrimitives.WriteInt64LittleEndian(body, due);
+                scratch.ResetWrittenCount();
+                wire.WriteSend(scratch, Workers.ReceiverOf(pair), sent + 1, body);
+                senders[pair].Append(scratch.WrittenSpan);
+                touched[pair] = true;
+                if (due >= windowStart && due < windowEnd)
+                {
+                    inWindow++;
+                }
+                sent++;
+            }
+            for (int i = 0; i < senders.Length; i++)
+            {
+                if (touched[i])
+                {
+                    touched[i] = false;
+                    ValueTask flush = senders[i].FlushAsync();
+                    if (!flush.IsCompletedSuccessfully)
+                    {
+                        flush.AsTask().GetAwaiter().GetResult();
+                    }
+                }
+            }
+            usleep(50);
+        }
+    }
+
+    /// <summary>Delivery latencies of the messages due inside the window, in microseconds.</summary>
+    private sealed class Latencies(long windowStart, long windowEnd) : IInbound
+    {
+        private readonly LongHistogram _histogram = new(60_000_000, 3);
+        private readonly Lock _lock = new();
+
+        public long Count
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _histogram.TotalCount;
+                }
+            }
+        }
+
+        public void OnAck()
+        {
+        }
+
+        public void OnDeliver(ReadOnlySpan<byte> body)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (body.Length < 8)
+            {
+                return;
+            }
+            long due = BinaryPrimitives.ReadInt64LittleEndian(body);
+            if (due < windowStart || due >= windowEnd)
+            {
+                return;
+            }
+            long micros = Math.Max(0, (now - due) * 1_000_000 / Stopwatch.Frequency);
+            lock (_lock)
+            {
+                _histogram.RecordValue(Math.Min(micros, 60_000_000));
+            }
+        }
+
+        public LongHistogram Snapshot()
+        {
+            lock (_lock)
+            {
+                return (LongHistogram)_histogram.Copy();
+            }
+        }
+    }
+}
