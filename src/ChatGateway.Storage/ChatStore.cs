@@ -201,7 +201,20 @@ public sealed class ChatStore : IAsyncDisposable
     /// (<see cref="WriteStatus.Duplicate"/>). With <paramref name="requireMembership"/>, a sender who is not a
     /// member gets <see cref="WriteStatus.NotMember"/>.
     /// </summary>
-    public ValueTask<WriteResult> AppendMessageAsync(long conversation, long sender, ClientMessageId clientId, ReadOnlySpan<byte> body, bool requireMembership = true)
+    public ValueTask<WriteResult> AppendMessageAsync(long conversation, long sender, ClientMessageId clientId, ReadOnlySpan<byte> body, bool requireMembership = true) =>
+        AppendMessageAsync(conversation, sender, 0, clientId, body, requireMembership);
+
+    /// <summary>
+    /// Appends a message to the 1:1 conversation of <paramref name="sender"/> and <paramref name="peer"/>, creating
+    /// it (both as members, in the same batch) when it has neither member and no message yet. Decided by the
+    /// writer, so two first messages of a pair can never both create, and senders never read the index: a pair
+    /// whose member records went cold on disk costs no I/O per message. An id held by another pair (a hash
+    /// collision: one member of the two, or members but neither of them) is <see cref="WriteStatus.NotMember"/>.
+    /// </summary>
+    public ValueTask<WriteResult> AppendDirectMessageAsync(long conversation, long sender, long peer, ClientMessageId clientId, ReadOnlySpan<byte> body) =>
+        AppendMessageAsync(conversation, sender, peer, clientId, body, requireMembership: true);
+
+    private ValueTask<WriteResult> AppendMessageAsync(long conversation, long sender, long peer, ClientMessageId clientId, ReadOnlySpan<byte> body, bool requireMembership)
     {
         if (body.Length > _options.MaxBodyBytes)
         {
@@ -212,6 +225,7 @@ public sealed class ChatStore : IAsyncDisposable
         command.User = sender;
         command.ClientId = clientId;
         command.RequireMembership = requireMembership;
+        command.Peer = peer;
         command.CopyBody(body);
         return Submit(command);
     }

@@ -16,5 +16,5 @@ public enum WriteStatus
     Exists,
 }
 
-/// <summary>Outcome of a journaled write.</summary>
-public readonly record struct WriteResult(WriteStatus Status, long Conversation = 0, long Seq = 0, long Timestamp = 0);
+/// <summary>Outcome of a journaled write. <paramref name="Created"/>: a direct message's append created its conversation first.</summary>
+public readonly record struct WriteResult(WriteStatus Status, long Conversation = 0, long Seq = 0, long Timestamp = 0, bool Created = false);

@@ -53,6 +53,11 @@ public static class Workers
                     return;
                 }
                 wire.Read(connection, frame, inbound);
+                while (connection.TryReceiveBuffered(out frame))
+                {
+                    wire.Read(connection, frame, inbound);
+                }
+                inbound.OnBatchEnd();
             }
         }
 
@@ -89,8 +94,11 @@ public static class Workers
     }
 
     /// <summary>
-    /// worker-pairs KIND PORT SECRET PAIRS WINDOW WARMUP_S MEASURE_S: PAIRS senders each keep WINDOW 100-byte sends in
-    /// flight to their own receiver (a 1:1 conversation). Prints the deliveries counted between MEASURE-START and MEASURE-END.
+    /// worker-pairs KIND PORT SECRET PAIRS WINDOW WARMUP_S MEASURE_S: PAIRS senders each keep up to WINDOW 100-byte
+    /// messages on their way to their own receiver (a 1:1 conversation). The window closes end to end: a slot is
+    /// freed when the receiver got the message, not when the server acked it, so no server can run ahead of its
+    /// consumers (the gateway would rightly close a receiver that falls 4,096 frames behind). Acks are read and
+    /// counted on their own. Prints the deliveries counted between MEASURE-START and MEASURE-END.
     /// </summary>
     public static async Task<int> PairsAsync(string[] args)
     {
@@ -102,9 +110,11 @@ public static class Workers
         (LoadConnection[] senders, LoadConnection[] receivers) = await ConnectPairsAsync(wire, server, pairs);
         var delivered = new Counter();
         var acked = new Counter();
+        PairWindow[] windows = [.. Enumerable.Range(0, pairs).Select(_ => new PairWindow(delivered))];
         using var stop = new CancellationTokenSource();
-        Task[] receiving = [.. receivers.Select(r => Task.Run(() => ReceiveLoopAsync(r, wire, delivered, stop.Token)))];
-        Task[] sending = [.. senders.Select((s, i) => Task.Run(() => SendLoopAsync(s, wire, ReceiverOf(i), window, acked, stop.Token)))];
+        Task[] receiving = [.. receivers.Select((r, i) => Task.Run(() => ReceiveLoopAsync(r, wire, windows[i], stop.Token)))];
+        Task[] draining = [.. senders.Select(s => Task.Run(() => ReceiveLoopAsync(s, wire, acked, stop.Token)))];
+        Task[] sending = [.. senders.Select((s, i) => Task.Run(() => SendLoopAsync(s, wire, ReceiverOf(i), window, windows[i], stop.Token)))];
 
         await Task.Delay(warmup);
         (long deliveredEnd, long deliveredStart, double seconds, double cpu) = await MeasureAsync(() => delivered.Delivers, measure);
@@ -154,37 +164,35 @@ public static class Workers
         return (end, start, seconds, cpu);
     }
 
-    /// <summary>Keeps <paramref name="window"/> sends in flight: the window leaves in one flush, each ack or error frees a slot.</summary>
-    private static async Task SendLoopAsync(LoadConnection sender, Wire wire, long receiver, int window, Counter acked, CancellationToken stop)
+    /// <summary>
+    /// Keeps up to <paramref name="window"/> messages undelivered: refills when the receiver reports progress, all
+    /// free slots in one flush. A message the server dropped would hold its slot forever, so after a second
+    /// without progress the undelivered ones are written off.
+    /// </summary>
+    private static async Task SendLoopAsync(LoadConnection sender, Wire wire, long receiver, int window, PairWindow pair, CancellationToken stop)
     {
         byte[] body = new byte[100];
         var scratch = new ArrayBufferWriter<byte>(256);
-        var slots = new WindowSlots();
-        long id = 0;
+        long sent = 0;
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                while (slots.InFlight < window)
+                long free = window - (sent - pair.Delivered);
+                for (; free > 0; free--)
                 {
                     scratch.ResetWrittenCount();
-                    wire.WriteSend(scratch, receiver, ++id, body);
+                    wire.WriteSend(scratch, receiver, ++sent, body);
                     sender.Append(scratch.WrittenSpan);
-                    slots.InFlight++;
                 }
-                await sender.FlushAsync(stop);
-                (bool open, ReadOnlyMemory<byte> frame) = await sender.ReceiveAsync(stop);
-                if (!open)
+                if (sender.Pending > 0)
                 {
-                    return;
+                    await sender.FlushAsync(stop);
                 }
-                long before = slots.Acks;
-                wire.Read(sender, frame, slots);
-                while (sender.TryReceiveBuffered(out frame))
+                if (!await pair.Progress.WaitAsync(1000, stop))
                 {
-                    wire.Read(sender, frame, slots);
+                    sent = pair.Delivered;
                 }
-                acked.Add(slots.Acks - before);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
@@ -194,21 +202,4 @@ public static class Workers
 
     private static (Wire, IPEndPoint) Target(string[] args) =>
         (Wire.For(ServerKinds.Parse(args[1]), args[3]), new IPEndPoint(IPAddress.Loopback, int.Parse(args[2], CultureInfo.InvariantCulture)));
-
-    /// <summary>A sender's window: each ack frees a slot.</summary>
-    private sealed class WindowSlots : IInbound
-    {
-        public int InFlight;
-        public long Acks;
-
-        public void OnAck()
-        {
-            InFlight--;
-            Acks++;
-        }
-
-        public void OnDeliver(ReadOnlySpan<byte> body)
-        {
-        }
-    }
 }

@@ -11,6 +11,11 @@ public interface IInbound
 
     /// <summary>A message delivered to this connection; <paramref name="body"/> is valid during the call.</summary>
     void OnDeliver(ReadOnlySpan<byte> body);
+
+    /// <summary>Every frame that arrived together has been read (the receive buffer is empty).</summary>
+    void OnBatchEnd()
+    {
+    }
 }
 
 /// <summary>

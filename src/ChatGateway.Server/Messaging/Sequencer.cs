@@ -92,11 +92,10 @@ public sealed class Sequencer
             switch (work.Kind)
             {
                 case WorkKind.Send:
-                    if (work.Peer != 0)
-                    {
-                        work.CreateResult = _store.CreateConversationAsync(work.Conversation, work.User, [work.Peer]);
-                    }
-                    work.Result = _store.AppendMessageAsync(work.Conversation, work.User, work.ClientId, work.Frame!.Payload[^work.BodyLength..]);
+                    ReadOnlySpan<byte> body = work.Frame!.Payload[^work.BodyLength..];
+                    work.Result = work.Peer != 0
+                        ? _store.AppendDirectMessageAsync(work.Conversation, work.User, work.Peer, work.ClientId, body)
+                        : _store.AppendMessageAsync(work.Conversation, work.User, work.ClientId, body);
                     break;
                 case WorkKind.CreateGroup:
                     work.Result = _store.CreateConversationAsync(work.Conversation, work.User, work.Members);
@@ -195,12 +194,11 @@ public sealed class Sequencer
 
     private async ValueTask CompleteSendAsync(SequencerWork work)
     {
-        if (work.Peer != 0)
-        {
-            await work.CreateResult.ConfigureAwait(false); // Exists is fine: the pair created it concurrently; membership is re-checked by the append
-            _fanOut.Forget(work.Conversation);
-        }
         WriteResult result = await work.Result.ConfigureAwait(false);
+        if (result.Created)
+        {
+            _fanOut.Forget(work.Conversation); // a member list cached while the pair had none
+        }
         switch (result.Status)
         {
             case WriteStatus.Ok:

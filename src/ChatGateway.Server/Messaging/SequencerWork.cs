@@ -5,7 +5,7 @@ namespace ChatGateway.Server.Messaging;
 /// <summary>What a sequencer does with a request, in the order it was accepted.</summary>
 public enum WorkKind : byte
 {
-    /// <summary>Append a message (creating the 1:1 conversation first when <see cref="SequencerWork.Peer"/> is set).</summary>
+    /// <summary>Append a message (to the 1:1 conversation with <see cref="SequencerWork.Peer"/> when set, created by the first one).</summary>
     Send,
     CreateGroup,
     AddMembers,
@@ -52,7 +52,6 @@ public sealed class SequencerWork
         Members = [];
         Results = [];
         Result = default;
-        CreateResult = default;
         StartError = null;
         RequestId = 0;
         Conversation = User = Peer = Seq = 0;
@@ -71,7 +70,7 @@ public sealed class SequencerWork
     public long Conversation;
     /// <summary>The acting user: sender, creator, reader.</summary>
     public long User;
-    /// <summary>Send to a 1:1 conversation that does not exist yet: the other user (the conversation is created first).</summary>
+    /// <summary>Send to a 1:1 conversation: the other user of the pair (the store's writer creates the conversation with the first message).</summary>
     public long Peer;
     /// <summary>Read: the seq read up to.</summary>
     public long Seq;
@@ -84,7 +83,6 @@ public sealed class SequencerWork
 
     // Started by the submit loop.
     public ValueTask<WriteResult> Result;
-    public ValueTask<WriteResult> CreateResult;
     public ValueTask<WriteResult>[] Results = [];
     public Exception? StartError;
 }

@@ -173,24 +173,12 @@ public sealed partial class ChatSession
                 return;
             }
             conversation = DirectConversation.IdOf(UserId, request.ToUser);
-            ChatStore store = _node.Store.StoreOf(conversation);
-            bool senderIn = store.IsMember(conversation, UserId);
-            bool peerIn = request.ToUser == UserId ? senderIn : store.IsMember(conversation, request.ToUser);
-            if (!senderIn && !peerIn)
-            {
-                peer = request.ToUser; // first message of this pair: the sequencer creates the conversation first
-            }
-            else if (!(senderIn && peerIn))
-            {
-                // The pair's id is held by another pair (a 62-bit hash collision): refuse, never share.
-                SendError(rid, ErrorCode.NotMember, "this 1:1 conversation id is taken by another pair");
-                return;
-            }
+            peer = request.ToUser; // the shard's writer checks the pair (or creates the conversation) from its cache
         }
         else
         {
-            // Membership is decided by the shard's writer (which caches it) when the message is appended: checking
-            // here too would cost an index read per message, often from disk once member records are old.
+            // Membership is decided by the shard's writer (which caches it) when the message is appended, as for
+            // 1:1: checking here would cost index reads per message, from disk once member records are old.
             conversation = request.Conversation;
             if (!ConversationId.IsValid(conversation))
             {

@@ -381,7 +381,15 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     private WriteResult AppendMessage(WriteCommand command, long now)
     {
-        if (command.RequireMembership && !_machine.IsMember(command.Conversation, command.User))
+        bool created = false;
+        if (command.Peer != 0)
+        {
+            if (!JoinDirect(command, now, out created))
+            {
+                return new WriteResult(WriteStatus.NotMember, command.Conversation);
+            }
+        }
+        else if (command.RequireMembership && !_machine.IsMember(command.Conversation, command.User))
         {
             return new WriteResult(WriteStatus.NotMember, command.Conversation);
         }
@@ -408,7 +416,36 @@ internal sealed class StoreWriter : IAsyncDisposable
             ClientId = command.ClientId,
             Body = command.BodySpan,
         });
-        return new WriteResult(WriteStatus.Ok, command.Conversation, seq, timestamp);
+        return new WriteResult(WriteStatus.Ok, command.Conversation, seq, timestamp, created);
+    }
+
+    /// <summary>
+    /// A direct message's membership, from the machine's cache: both of the pair are members (go on), neither is
+    /// and the id was never used (create it: both join in this batch, before the message), or anything else (the
+    /// id belongs to another pair: refuse).
+    /// </summary>
+    private bool JoinDirect(WriteCommand command, long now, out bool created)
+    {
+        created = false;
+        long conversation = command.Conversation;
+        bool senderIn = _machine.IsMember(conversation, command.User);
+        bool peerIn = command.Peer == command.User ? senderIn : _machine.IsMember(conversation, command.Peer);
+        if (senderIn && peerIn)
+        {
+            return true;
+        }
+        ConversationState existing = _machine.GetConversation(conversation);
+        if (senderIn || peerIn || existing.MemberCount > 0 || existing.Head > 0)
+        {
+            return false;
+        }
+        Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = conversation, User = command.User, Timestamp = now });
+        if (command.Peer != command.User)
+        {
+            Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = conversation, User = command.Peer, Timestamp = now });
+        }
+        created = true;
+        return true;
     }
 
     private void Append(scoped in JournalRecord record)

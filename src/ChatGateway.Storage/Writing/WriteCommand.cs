@@ -21,6 +21,8 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
     public long Seq;
     public ClientMessageId ClientId;
     public bool RequireMembership;
+    /// <summary>AppendMessage to a 1:1 conversation: the other user of the pair (see StoreWriter.JoinDirect).</summary>
+    public long Peer;
     /// <summary>CreateConversation: members besides the creator.</summary>
     public long[]? Members;
     public byte[]? Body;
@@ -71,7 +73,7 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
         {
             _core.Reset();
             ReleaseBody();
-            Conversation = User = Seq = 0;
+            Conversation = User = Seq = Peer = 0;
             ClientId = default;
             RequireMembership = false;
             Members = null;
