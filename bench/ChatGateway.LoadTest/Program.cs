@@ -17,8 +17,23 @@ switch (args.FirstOrDefault())
         return await Workers.PairsAsync(args);
     case "worker-rate":
         return await RateWorker.RunAsync(args);
+    case "worker-group":
+        return await GroupScenario.WorkerAsync(args);
+    case "worker-reconnect":
+        return await ReconnectScenario.WorkerAsync(args);
+    case "worker-fill":
+        return await ReconnectScenario.FillAsync(args);
     case "worker-presence":
         return await PresenceReconnect.WorkerAsync(args);
+}
+
+if (args.FirstOrDefault() == "report")
+{
+    // Charts and tables again from a results file: ./run.sh bench e2e report [results/latest.json]
+    string source = args.Length > 1 ? args[1] : Path.Combine(Paths.Root, "bench", "results", "latest.json");
+    ChatGateway.LoadTest.Report.ResultsReport.Write(source, Path.GetDirectoryName(Path.GetFullPath(source))!);
+    Console.WriteLine($"report: {Path.Combine(Path.GetDirectoryName(Path.GetFullPath(source))!, "latest.md")}");
+    return 0;
 }
 
 string scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal) && !IsOptionValue(a)) ?? "all";
@@ -67,6 +82,23 @@ for (int round = 1; round <= repeat; round++)
             records.Add(Tagged(await RateScenario.RunAsync(kind, pairs, rate, warmup, seconds, secret), round));
         }
     }
+    if (Runs("group"))
+    {
+        foreach (ServerKind kind in servers.Where(k => k.IsGateway()))
+        {
+            foreach (int members in quick ? [100, 1000] : new[] { 100, 1000 })
+            {
+                records.Add(Tagged(await GroupScenario.RunAsync(kind, members, window: 32, warmup, seconds, secret), round));
+            }
+        }
+    }
+    if (Runs("reconnect"))
+    {
+        foreach (ServerKind kind in servers.Where(k => k.IsGateway()))
+        {
+            records.Add(Tagged(await ReconnectScenario.RunAsync(kind, quick ? 2_000 : 10_000, missed: 10, secret), round));
+        }
+    }
     if (Runs("presence"))
     {
         records.Add(Tagged(await PresenceReconnect.RunAsync(quick ? 2_000 : 10_000, 20, secret), round));
@@ -86,7 +118,8 @@ var report = new Dictionary<string, object>
     ["records"] = records,
 };
 File.WriteAllText(json, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"results: {json}");
+ChatGateway.LoadTest.Report.ResultsReport.Write(json, results);
+Console.WriteLine($"results: {json}, {Path.Combine(results, "latest.md")} and charts (*.png) beside them");
 return 0;
 
 static Dictionary<string, object> Tagged(Dictionary<string, object> record, int round)

@@ -12,9 +12,23 @@ public sealed class GatewayWire(Tokens tokens) : Wire
     public override Task<LoadConnection> ConnectAsync(IPEndPoint server, long user, CancellationToken cancellationToken) =>
         LoadConnection.ConnectAsync(server, tokens.For(user), cancellationToken);
 
-    /// <summary>No client message id: the scenarios never retry, so the dedupe window is not exercised.</summary>
+    /// <summary>
+    /// With a 16-byte client message id, as the SDK sends (retries are idempotent): the server pays for its dedupe
+    /// window on every message, as it does for real clients. <paramref name="id"/> is unique per sender in a run.
+    /// </summary>
     public override void WriteSend(IBufferWriter<byte> output, long to, long id, ReadOnlySpan<byte> body) =>
-        ClientRequestWriter.Send(output, (uint)id, 0, to, [], body);
+        ClientRequestWriter.Send(output, (uint)id, 0, to, ClientId(stackalloc byte[16], id), body);
+
+    /// <summary>A send to a conversation by id (a group).</summary>
+    public void WriteGroupSend(IBufferWriter<byte> output, long conversation, long id, ReadOnlySpan<byte> body) =>
+        ClientRequestWriter.Send(output, (uint)id, conversation, 0, ClientId(stackalloc byte[16], id), body);
+
+    private static ReadOnlySpan<byte> ClientId(Span<byte> id, long counter)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(id, counter);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(id[8..], 0x6c6f6164); // "load"
+        return id;
+    }
 
     public override void WriteHeartbeat(IBufferWriter<byte> output) => ClientRequestWriter.Heartbeat(output, 1);
 

@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ScottPlot;
+
+namespace ChatGateway.LoadTest.Report;
+
+/// <summary>
+/// Turns a results file (latest.json) into latest.md (one table per scenario, every server side by side) and PNG
+/// charts: delivered messages per server CPU-second (pairs), send→deliver latency percentiles (rate), and memory
+/// against open connections (idle). With several rounds, charts show each server's median.
+/// </summary>
+public static class ResultsReport
+{
+    public static void Write(string jsonPath, string directory)
+    {
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(jsonPath));
+        JsonElement root = document.RootElement;
+        JsonElement[] records = [.. root.GetProperty("records").EnumerateArray()];
+        var md = new StringBuilder();
+        md.AppendLine("# End-to-end results").AppendLine();
+        md.AppendLine($"{root.GetProperty("date").GetString()} · {root.GetProperty("machine").GetString()} · .NET {root.GetProperty("runtime").GetString()} · " +
+                      $"server on core 0, load generator on core 1 · `{root.GetProperty("command").GetString()}`").AppendLine();
+
+        Table(md, "idle: memory per idle authenticated connection (slope between the first and last step, after a forced GC)",
+            Of(records, "idle"), ["server", "RSS bytes/conn", "managed bytes/conn", "steady CPU (share of a core)", "connections"],
+            r => [Name(r), N(r, "bytesPerConnectionRss"), N(r, "bytesPerConnectionHeap"), P(r, "steadyCpuShare"), Last(r)]);
+        Table(md, "pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies",
+            Of(records, "pairs"), ["server", "delivered/s", "server CPU", "load CPU", "delivered per server CPU-second"],
+            r => [Name(r), N(r, "deliveredPerSecond"), P(r, "serverCpuShare"), P(r, "loadCpuShare"), "**" + N(r, "deliveredPerServerCpuSecond") + "**"]);
+        Table(md, "rate: fixed offered rate, open loop, latency from each message's scheduled time",
+            Of(records, "rate"), ["server", "offered/s", "held", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "server CPU"],
+            r => [Name(r), N(r, "offeredPerSecond"), r.GetProperty("rateHeld").GetBoolean() ? "yes" : "**no**", Ms(r, "p50Ms"), "**" + Ms(r, "p99Ms") + "**",
+                Ms(r, "p999Ms"), Ms(r, "maxMs"), P(r, "serverCpuShare")]);
+        Table(md, "group: one sender into a group, every member online",
+            Of(records, "group"), ["server", "members", "deliveries/s", "messages/s", "server CPU", "deliveries per server CPU-second"],
+            r => [Name(r), N(r, "members"), N(r, "deliveriesPerSecond"), N(r, "messagesPerSecond"), P(r, "serverCpuShare"), N(r, "deliveriesPerServerCpuSecond")]);
+        Table(md, "reconnect: every client drops, misses messages, reconnects at once and syncs",
+            Of(records, "reconnect"), ["server", "clients", "missed each", "all caught up (ms)", "server CPU seconds"],
+            r => [Name(r), N(r, "clients"), N(r, "missedEach"), N(r, "caughtUpMs"), r.GetProperty("serverCpuSeconds").GetDouble().ToString("F2", CultureInfo.InvariantCulture)]);
+        Table(md, "presence: mass reconnect with subscriptions after a restart",
+            Of(records, "presence-reconnect"), ["users", "subscriptions each", "settled (ms)", "result frames", "event frames"],
+            r => [N(r, "users"), N(r, "subscriptionsEach"), N(r, "settledMs"), N(r, "resultFrames"), N(r, "eventFrames")]);
+
+        Directory.CreateDirectory(directory);
+        var charts = new List<string>();
+        if (Of(records, "pairs").Length > 0)
+        {
+            charts.Add(ThroughputChart(Of(records, "pairs"), Path.Combine(directory, "pairs.png")));
+        }
+        if (Of(records, "rate").Length > 0)
+        {
+            charts.Add(LatencyChart(Of(records, "rate"), Path.Combine(directory, "latency.png")));
+        }
+        if (Of(records, "idle").Length > 0)
+        {
+            charts.Add(MemoryChart(Of(records, "idle"), Path.Combine(directory, "memory.png")));
+        }
+        foreach (string chart in charts)
+        {
+            md.AppendLine($"![{Path.GetFileNameWithoutExtension(chart)}]({Path.GetFileName(chart)})").AppendLine();
+        }
+        File.WriteAllText(Path.Combine(directory, "latest.md"), md.ToString());
+    }
+
+    private static JsonElement[] Of(JsonElement[] records, string scenario) =>
+        [.. records.Where(r => r.GetProperty("scenario").GetString() == scenario)];
+
+    private static void Table(StringBuilder md, string title, JsonElement[] rows, string[] header, Func<JsonElement, string[]> cells)
+    {
+        if (rows.Length == 0)
+        {
+            return;
+        }
+        md.AppendLine($"### {title}").AppendLine();
+        md.AppendLine("| " + string.Join(" | ", header) + " |");
+        md.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
+        foreach (JsonElement row in rows)
+        {
+            md.AppendLine("| " + string.Join(" | ", cells(row)) + " |");
+        }
+        md.AppendLine();
+    }
+
+    private static string Name(JsonElement r) => r.TryGetProperty("serverName", out JsonElement name) ? name.GetString()! : "ChatGateway";
+
+    private static string N(JsonElement r, string key) => r.GetProperty(key).GetDouble().ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string P(JsonElement r, string key) => (r.GetProperty(key).GetDouble() * 100).ToString("F1", CultureInfo.InvariantCulture) + "%";
+
+    private static string Ms(JsonElement r, string key) => r.GetProperty(key).GetDouble().ToString("F2", CultureInfo.InvariantCulture);
+
+    private static string Last(JsonElement r) => r.GetProperty("points").EnumerateArray().Last().GetProperty("connections").GetInt32().ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>Each server's median of <paramref name="key"/> over the rounds, in first-seen order.</summary>
+    private static (string Server, double Value)[] Medians(JsonElement[] rows, string key) =>
+        [.. rows.GroupBy(Name).Select(g =>
+        {
+            double[] values = [.. g.Select(r => r.GetProperty(key).GetDouble()).Order()];
+            return (g.Key, values[values.Length / 2]);
+        })];
+
+    private static string ThroughputChart(JsonElement[] rows, string path)
+    {
+        (string Server, double Value)[] medians = Medians(rows, "deliveredPerServerCpuSecond");
+        var plot = new Plot();
+        plot.Add.Bars([.. medians.Select(m => m.Value)]);
+        plot.Axes.Bottom.SetTicks([.. medians.Select((_, i) => (double)i)], [.. medians.Select(m => m.Server.Replace(" (", "\n("))]);
+        plot.Axes.Margins(bottom: 0);
+        plot.Title("pairs: delivered messages per server CPU-second (higher is better)");
+        plot.YLabel("messages / CPU-second");
+        plot.SavePng(path, 1100, 520);
+        return path;
+    }
+
+    private static string LatencyChart(JsonElement[] rows, string path)
+    {
+        string[] percentiles = ["p50Ms", "p99Ms", "p999Ms"];
+        string[] labels = ["p50", "p99", "p99.9"];
+        Color[] colors = [Colors.SteelBlue, Colors.DarkOrange, Colors.FireBrick];
+        (string Server, double Value)[] first = Medians(rows, percentiles[0]);
+        var plot = new Plot();
+        var bars = new List<Bar>();
+        for (int p = 0; p < percentiles.Length; p++)
+        {
+            (string Server, double Value)[] medians = Medians(rows, percentiles[p]);
+            for (int s = 0; s < medians.Length; s++)
+            {
+                bars.Add(new Bar { Position = s * (percentiles.Length + 1) + p, Value = medians[s].Value, FillColor = colors[p] });
+            }
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = labels[p], FillColor = colors[p] });
+        }
+        plot.Add.Bars(bars);
+        plot.Axes.Bottom.SetTicks([.. first.Select((_, s) => s * (percentiles.Length + 1) + 1.0)], [.. first.Select(m => m.Server.Replace(" (", "\n("))]);
+        plot.Axes.Margins(bottom: 0);
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.Title($"rate: send→deliver latency at {rows[0].GetProperty("offeredPerSecond").GetDouble():N0} msgs/s (lower is better)");
+        plot.YLabel("milliseconds");
+        plot.SavePng(path, 1100, 520);
+        return path;
+    }
+
+    private static string MemoryChart(JsonElement[] rows, string path)
+    {
+        var plot = new Plot();
+        foreach (IGrouping<string, JsonElement> server in rows.GroupBy(Name))
+        {
+            JsonElement[] points = [.. server.First().GetProperty("points").EnumerateArray()];
+            double[] xs = [.. points.Select(p => p.GetProperty("connections").GetDouble())];
+            double[] ys = [.. points.Select(p => p.GetProperty("rssBytes").GetDouble() / 1048576.0)];
+            var line = plot.Add.Scatter(xs, ys);
+            line.LegendText = server.Key;
+        }
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.Title("idle: server RSS after a forced GC against open connections (lower is better)");
+        plot.XLabel("idle authenticated connections");
+        plot.YLabel("RSS (MiB)");
+        plot.SavePng(path, 1100, 520);
+        return path;
+    }
+}
