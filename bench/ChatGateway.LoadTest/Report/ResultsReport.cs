@@ -22,9 +22,10 @@ public static class ResultsReport
         md.AppendLine($"{root.GetProperty("date").GetString()} · {root.GetProperty("machine").GetString()} · .NET {root.GetProperty("runtime").GetString()} · " +
                       $"server on core 0, load generator on core 1 · `{root.GetProperty("command").GetString()}`").AppendLine();
 
-        Table(md, "idle: memory per idle authenticated connection (slope between the first and last step, after a forced GC)",
-            Of(records, "idle"), ["server", "RSS bytes/conn", "managed bytes/conn", "steady CPU (share of a core)", "connections"],
-            r => [Name(r), N(r, "bytesPerConnectionRss"), N(r, "bytesPerConnectionHeap"), P(r, "steadyCpuShare"), Last(r)]);
+        Table(md, "idle: memory per idle authenticated connection, after a forced GC (slope over the last step; from the first step in brackets)",
+            Of(records, "idle"), ["server", "RSS bytes/conn", "managed bytes/conn", "slope over", "RSS (from first step)", "steady CPU (share of a core)"],
+            r => [Name(r), "**" + N(r, "bytesPerConnectionRss") + "**", N(r, "bytesPerConnectionHeap"), r.GetProperty("slopeSpan").GetString()!,
+                $"{N(r, "bytesPerConnectionRssFromFirstStep")} ({r.GetProperty("fromFirstStepSpan").GetString()})", P(r, "steadyCpuShare")]);
         Table(md, "pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies",
             Of(records, "pairs"), ["server", "delivered/s", "server CPU", "load CPU", "delivered per server CPU-second"],
             r => [Name(r), N(r, "deliveredPerSecond"), P(r, "serverCpuShare"), P(r, "loadCpuShare"), "**" + N(r, "deliveredPerServerCpuSecond") + "**"]);
@@ -89,8 +90,6 @@ public static class ResultsReport
     private static string P(JsonElement r, string key) => (r.GetProperty(key).GetDouble() * 100).ToString("F1", CultureInfo.InvariantCulture) + "%";
 
     private static string Ms(JsonElement r, string key) => r.GetProperty(key).GetDouble().ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string Last(JsonElement r) => r.GetProperty("points").EnumerateArray().Last().GetProperty("connections").GetInt32().ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>Each server's median of <paramref name="key"/> over the rounds, in first-seen order.</summary>
     private static (string Server, double Value)[] Medians(JsonElement[] rows, string key) =>

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Threading.Channels;
 using ChatGateway.Protocol;
 using ChatGateway.Server.Auth;
 using ChatGateway.Server.Messaging;
@@ -18,17 +17,13 @@ namespace ChatGateway.Server.Sessions;
 /// for this client (answers, deliveries, events) goes through one bounded queue drained by a writer loop that
 /// sends up to 64 frames per flush. A client that lets the queue overflow is closed with 4008.
 /// </summary>
-public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresenceSession, IPresenceSubscriber
+public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresenceSession, IPresenceSubscriber, IOutboundSink
 {
-    private const int MaxFramesPerFlush = 64;
-    private const int MaxBytesPerFlush = 256 * 1024;
-
     private readonly ChatNode _node;
     private readonly ChatOptions _options;
-    private readonly Channel<OutboundFrame> _outbound;
+    private readonly OutboundQueue _outbound;
     private readonly RateLimiter _rate;
     private WebSocketConnection? _connection;
-    private long _queuedBytes;
     private int _closing;
     private bool _closedByServer;
     private long _tokenExpiresAtMs;
@@ -40,10 +35,7 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
         UserId = user.UserId;
         _tokenExpiresAtMs = user.ExpiresAtMs;
         SessionId = Guid.NewGuid().ToString("N");
-        _outbound = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(_options.MaxQueuedFrames)
-        {
-            SingleReader = true, FullMode = BoundedChannelFullMode.Wait,
-        });
+        _outbound = new OutboundQueue(this, _options.MaxQueuedFrames, _options.MaxQueuedBytes);
         _rate = new RateLimiter(_options.RateMessagesPerSecond, _options.RateMessagesBurst, _options.RateBytesPerSecond, _options.RateBytesBurst,
             _options.MaxViolations, (long)(_options.ViolationWindow.TotalSeconds * node.Time.TimestampFrequency), node.Time.TimestampFrequency);
     }
@@ -68,7 +60,6 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     public void OnOpened(WebSocketConnection connection)
     {
         _connection = connection;
-        _ = WriteLoopAsync();
         SendHello(); // first frame of every session
         ChatSession? evicted = _node.Registry.Register(this);
         evicted?.Close(CloseCode.SessionLimit, "too many sessions for this user; the oldest was closed");
@@ -79,7 +70,7 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     public void OnClosed(WebSocketConnection connection, ushort closeCode)
     {
         Interlocked.Exchange(ref _closing, 1);
-        _outbound.Writer.TryComplete();
+        _outbound.Complete();
         _node.Registry.Unregister(this);
         // Graceful: the client said goodbye (1000, or 1001 as browsers do when a tab closes); its close frame is
         // recent activity. A close the server started (shutdown, slow consumer, expiry, the idle timeout's 1001
@@ -106,21 +97,10 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     /// </summary>
     public void Enqueue(OutboundFrame frame)
     {
-        if (IsClosing)
+        if (_outbound.TryEnqueue(frame) == OutboundQueue.EnqueueResult.Full && !IsClosing)
         {
-            frame.Release();
-            return;
-        }
-        long queued = Interlocked.Add(ref _queuedBytes, frame.Length);
-        if (queued > _options.MaxQueuedBytes || !_outbound.Writer.TryWrite(frame))
-        {
-            Interlocked.Add(ref _queuedBytes, -frame.Length);
-            frame.Release();
-            if (!IsClosing)
-            {
-                _node.Logger.LogInformation("Session {Session} of user {User}: outbound queue full, closing as a slow consumer", SessionId, UserId);
-                Close(CloseCode.SlowConsumer, "slow consumer: outbound queue overflowed");
-            }
+            _node.Logger.LogInformation("Session {Session} of user {User}: outbound queue full, closing as a slow consumer", SessionId, UserId);
+            Close(CloseCode.SlowConsumer, "slow consumer: outbound queue overflowed");
         }
     }
 
@@ -135,61 +115,11 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
             return;
         }
         _closedByServer = true;
-        _outbound.Writer.TryComplete();
+        _outbound.Complete();
         _ = connection.CloseAsync(code, reason).AsTask();
     }
 
-    private async Task WriteLoopAsync()
-    {
-        ChannelReader<OutboundFrame> reader = _outbound.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                // Rented per wake-up, not held by an idle session: idle connections are most connections.
-                OutboundFrame[] batch = ArrayPool<OutboundFrame>.Shared.Rent(MaxFramesPerFlush);
-                int count = 0, bytes = 0;
-                while (count < MaxFramesPerFlush && bytes < MaxBytesPerFlush && reader.TryRead(out OutboundFrame? frame))
-                {
-                    batch[count++] = frame;
-                    bytes += frame.Length;
-                }
-                bool sent = IsClosing || await _connection!.SendAsync(new FrameList(batch, count)).ConfigureAwait(false);
-                Interlocked.Add(ref _queuedBytes, -bytes);
-                for (int i = 0; i < count; i++)
-                {
-                    batch[i].Release();
-                    batch[i] = null!;
-                }
-                ArrayPool<OutboundFrame>.Shared.Return(batch);
-                if (!sent || IsClosing)
-                {
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _closing, 1);
-            _outbound.Writer.TryComplete();
-            while (reader.TryRead(out OutboundFrame? frame))
-            {
-                frame.Release();
-            }
-        }
-    }
-
-    /// <summary>Writes the queued frames back to back into the connection's output: one flush for the lot.</summary>
-    private readonly struct FrameList(OutboundFrame[] frames, int count) : IFrameBatch
-    {
-        public void WriteTo(IBufferWriter<byte> output)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                output.Write(frames[i].Bytes);
-            }
-        }
-    }
+    ValueTask<bool> IOutboundSink.WriteAsync(FrameBatch batch) => _connection!.SendAsync(batch);
 
     // ------------------------------------------------------------ answers
 

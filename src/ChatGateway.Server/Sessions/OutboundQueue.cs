@@ -1,0 +1,233 @@
+using System.Buffers;
+using ChatGateway.WebSockets.Connections;
+
+namespace ChatGateway.Server.Sessions;
+
+/// <summary>How a session's queued frames leave: written back to back, one flush per batch.</summary>
+public interface IOutboundSink
+{
+    /// <summary>Writes <paramref name="batch"/> to the client; false once the connection can take no more.</summary>
+    ValueTask<bool> WriteAsync(FrameBatch batch);
+}
+
+/// <summary>Frames taken from the queue in order, written back to back into the connection's output: one flush for the lot.</summary>
+public readonly struct FrameBatch(OutboundFrame[] frames, int count) : IFrameBatch
+{
+    public int Count => count;
+
+    public void WriteTo(IBufferWriter<byte> output)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            output.Write(frames[i].Bytes);
+        }
+    }
+}
+
+/// <summary>
+/// A session's bounded outbound queue and its writer. Frames come from any thread; one drain at a time writes them,
+/// and it runs only while frames wait: scheduled on the thread pool by the enqueue that finds the queue idle, it
+/// loops until the queue is empty and then ends. An idle session holds neither a buffer (the ring is rented from
+/// the array pool while frames wait) nor a parked loop: the Channel and the permanent write loop this replaces cost
+/// ~1.3 KB per idle connection (dotnet-gcdump, 5,000 idle sessions), most connections being idle.
+/// Bounds: <c>maxFrames</c> frames and <c>maxBytes</c> bytes; past either <see cref="TryEnqueue"/> answers
+/// <see cref="EnqueueResult.Full"/> and the caller closes the session as a slow consumer.
+/// </summary>
+public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxBytes) : IThreadPoolWorkItem
+{
+    public enum EnqueueResult
+    {
+        Queued,
+        /// <summary>The queue was completed (the session is closing): the frame was released.</summary>
+        Closed,
+        /// <summary>Over a bound: the frame was released and the queue left as it was.</summary>
+        Full,
+    }
+
+    private const int MaxFramesPerFlush = 64;
+    private const int MaxBytesPerFlush = 256 * 1024;
+    private const int InitialRing = 16;
+
+    private OutboundFrame[]? _ring;
+    private int _head;
+    private int _count;
+    private long _bytes;
+    private bool _draining;
+    private bool _completed;
+
+    // The batch being written when a write did not complete synchronously (the client's TCP window is full).
+    private OutboundFrame[]? _writing;
+    private int _writingCount;
+    private long _writingBytes;
+
+    /// <summary>Frames and bytes waiting, the batch being written included.</summary>
+    public long QueuedBytes
+    {
+        get
+        {
+            lock (this)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    /// <summary>Queues <paramref name="frame"/>, taking over the caller's reference (released here unless queued).</summary>
+    public EnqueueResult TryEnqueue(OutboundFrame frame)
+    {
+        lock (this)
+        {
+            if (_completed || _count == maxFrames || _bytes + frame.Length > maxBytes)
+            {
+                frame.Release();
+                return _completed ? EnqueueResult.Closed : EnqueueResult.Full;
+            }
+            if (_ring is null || _count == _ring.Length)
+            {
+                Grow();
+            }
+            _ring![(_head + _count) % _ring.Length] = frame;
+            _count++;
+            _bytes += frame.Length;
+            if (_draining)
+            {
+                return EnqueueResult.Queued;
+            }
+            _draining = true;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        return EnqueueResult.Queued;
+    }
+
+    /// <summary>No more frames: those waiting are dropped (the client syncs on reconnect), later ones are refused.</summary>
+    public void Complete()
+    {
+        lock (this)
+        {
+            _completed = true;
+            if (!_draining)
+            {
+                DropAll();
+            }
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute() => Drain();
+
+    /// <summary>Writes batches until the queue is empty; a write that must wait resumes here when it completes.</summary>
+    private void Drain()
+    {
+        while (true)
+        {
+            OutboundFrame[] batch = ArrayPool<OutboundFrame>.Shared.Rent(MaxFramesPerFlush);
+            int count = 0;
+            long bytes = 0;
+            lock (this)
+            {
+                if (_completed)
+                {
+                    DropAll();
+                }
+                while (count < MaxFramesPerFlush && bytes < MaxBytesPerFlush && _count > 0)
+                {
+                    OutboundFrame frame = _ring![_head];
+                    _ring[_head] = null!;
+                    _head = (_head + 1) % _ring.Length;
+                    _count--;
+                    batch[count++] = frame;
+                    bytes += frame.Length;
+                }
+                if (count == 0)
+                {
+                    _draining = false;
+                    ReturnRing();
+                    ArrayPool<OutboundFrame>.Shared.Return(batch);
+                    return;
+                }
+            }
+            ValueTask<bool> write = sink.WriteAsync(new FrameBatch(batch, count));
+            if (!write.IsCompleted)
+            {
+                // Rare (backpressure): the continuation allocates, the steady state does not.
+                (_writing, _writingCount, _writingBytes) = (batch, count, bytes);
+                write.AsTask().ContinueWith(static (task, state) => ((OutboundQueue)state!).Resume(task), this,
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return;
+            }
+            if (!Written(batch, count, bytes, write.IsCompletedSuccessfully && write.Result))
+            {
+                return;
+            }
+        }
+    }
+
+    private void Resume(Task<bool> write)
+    {
+        OutboundFrame[] batch = _writing!;
+        _writing = null;
+        if (Written(batch, _writingCount, _writingBytes, write.IsCompletedSuccessfully && write.Result))
+        {
+            Drain();
+        }
+    }
+
+    /// <summary>Releases a written batch; after a failed write the queue completes. Returns whether to go on draining.</summary>
+    private bool Written(OutboundFrame[] batch, int count, long bytes, bool sent)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            batch[i].Release();
+            batch[i] = null!;
+        }
+        ArrayPool<OutboundFrame>.Shared.Return(batch);
+        lock (this)
+        {
+            _bytes -= bytes;
+            if (sent)
+            {
+                return true;
+            }
+            _completed = true;
+            DropAll();
+            _draining = false;
+            return false;
+        }
+    }
+
+    private void Grow()
+    {
+        OutboundFrame[] larger = ArrayPool<OutboundFrame>.Shared.Rent(_ring is null ? InitialRing : Math.Min(_ring.Length * 2, maxFrames));
+        for (int i = 0; i < _count; i++)
+        {
+            larger[i] = _ring![(_head + i) % _ring.Length];
+        }
+        ReturnRing();
+        _ring = larger;
+        _head = 0;
+    }
+
+    /// <summary>The ring goes back to the pool (cleared) once empty: an idle session holds none.</summary>
+    private void ReturnRing()
+    {
+        if (_ring is not null)
+        {
+            ArrayPool<OutboundFrame>.Shared.Return(_ring, clearArray: true);
+            _ring = null;
+            _head = 0;
+        }
+    }
+
+    private void DropAll()
+    {
+        while (_count > 0)
+        {
+            OutboundFrame frame = _ring![_head];
+            _ring[_head] = null!;
+            _head = (_head + 1) % _ring.Length;
+            _count--;
+            _bytes -= frame.Length;
+            frame.Release();
+        }
+        ReturnRing();
+    }
+}

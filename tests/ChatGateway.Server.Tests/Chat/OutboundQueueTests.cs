@@ -1,0 +1,154 @@
+using ChatGateway.Server.Sessions;
+
+namespace ChatGateway.Server.Tests.Chat;
+
+/// <summary>The session's outbound queue on its own: order, bounds, completion, and a client that stops reading.</summary>
+public sealed class OutboundQueueTests
+{
+    /// <summary>Records what a connection would have written; a write can be held open (a full TCP window) or fail.</summary>
+    private sealed class Sink : IOutboundSink
+    {
+        private readonly List<byte> _written = [];
+        public TaskCompletionSource<bool>? Hold;
+        public bool Fail;
+        public int Batches;
+
+        public byte[] Written
+        {
+            get
+            {
+                lock (_written)
+                {
+                    return [.. _written];
+                }
+            }
+        }
+
+        public ValueTask<bool> WriteAsync(FrameBatch batch)
+        {
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            batch.WriteTo(output);
+            lock (_written)
+            {
+                _written.AddRange(output.WrittenSpan.ToArray());
+                Batches++;
+            }
+            if (Fail)
+            {
+                return ValueTask.FromResult(false);
+            }
+            return Hold is { } hold ? new ValueTask<bool>(hold.Task) : ValueTask.FromResult(true);
+        }
+    }
+
+    private static OutboundFrame Frame(byte value, int payload = 1)
+    {
+        OutboundFrame frame = OutboundFrame.Rent(payload);
+        System.Buffers.IBufferWriter<byte> writer = frame;
+        writer.GetSpan(payload)[..payload].Fill(value);
+        writer.Advance(payload);
+        return frame.Seal();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            await Task.Delay(5, timeout.Token);
+        }
+    }
+
+    /// <summary>The payload bytes of what was written (each frame here: 2-byte header, 1-byte payload).</summary>
+    private static byte[] Payloads(byte[] written) => [.. written.Where((_, i) => i % 3 == 2)];
+
+    [Fact]
+    public async Task Frames_from_many_threads_are_all_written_and_each_thread_s_frames_stay_in_order()
+    {
+        var sink = new Sink();
+        var queue = new OutboundQueue(sink, maxFrames: 100_000, maxBytes: 1 << 30);
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            for (int i = 0; i < 2_000; i++)
+            {
+                Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame((byte)(t * 50 + i % 50))));
+            }
+        })));
+        await WaitUntilAsync(() => sink.Written.Length == 8_000 * 3 && queue.QueuedBytes == 0);
+
+        byte[] payloads = Payloads(sink.Written);
+        for (int t = 0; t < 4; t++)
+        {
+            byte[] mine = [.. payloads.Where(b => b / 50 == t)];
+            Assert.Equal(2_000, mine.Length);
+            Assert.Equal(Enumerable.Range(0, 2_000).Select(i => (byte)(t * 50 + i % 50)), mine);
+        }
+        Assert.True(sink.Batches < 8_000, "frames that wait together leave in one write");
+    }
+
+    [Fact]
+    public async Task A_client_that_does_not_read_fills_the_frame_bound_then_frames_are_refused()
+    {
+        var sink = new Sink { Hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var queue = new OutboundQueue(sink, maxFrames: 16, maxBytes: 1 << 20);
+
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(1)));
+        await WaitUntilAsync(() => sink.Batches == 1); // the first write hangs: the client's window is full
+        for (int i = 0; i < 16; i++)
+        {
+            Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(2)));
+        }
+        Assert.Equal(OutboundQueue.EnqueueResult.Full, queue.TryEnqueue(Frame(3)));
+
+        sink.Hold.SetResult(true); // the client reads again: the backlog drains
+        await WaitUntilAsync(() => queue.QueuedBytes == 0);
+        Assert.Equal([1, .. Enumerable.Repeat((byte)2, 16)], Payloads(sink.Written));
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(4)));
+    }
+
+    [Fact]
+    public async Task The_byte_bound_counts_the_batch_being_written()
+    {
+        var sink = new Sink { Hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var queue = new OutboundQueue(sink, maxFrames: 1_000, maxBytes: 1_000);
+
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(1, payload: 600)));
+        await WaitUntilAsync(() => sink.Batches == 1);
+
+        Assert.Equal(OutboundQueue.EnqueueResult.Full, queue.TryEnqueue(Frame(2, payload: 600)));
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(3, payload: 100)));
+        sink.Hold.SetResult(true);
+        await WaitUntilAsync(() => queue.QueuedBytes == 0);
+    }
+
+    [Fact]
+    public async Task Completing_drops_what_waits_and_refuses_more()
+    {
+        var sink = new Sink { Hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var queue = new OutboundQueue(sink, maxFrames: 100, maxBytes: 1 << 20);
+        queue.TryEnqueue(Frame(1));
+        await WaitUntilAsync(() => sink.Batches == 1);
+        queue.TryEnqueue(Frame(2));
+        queue.TryEnqueue(Frame(3));
+
+        queue.Complete();
+        sink.Hold.SetResult(true);
+        await WaitUntilAsync(() => queue.QueuedBytes == 0);
+
+        Assert.Equal([1], Payloads(sink.Written)); // 2 and 3 were dropped: the client syncs on reconnect
+        Assert.Equal(OutboundQueue.EnqueueResult.Closed, queue.TryEnqueue(Frame(4)));
+    }
+
+    [Fact]
+    public async Task A_failed_write_completes_the_queue()
+    {
+        var sink = new Sink { Fail = true };
+        var queue = new OutboundQueue(sink, maxFrames: 100, maxBytes: 1 << 20);
+
+        queue.TryEnqueue(Frame(1));
+        await WaitUntilAsync(() => queue.QueuedBytes == 0 && sink.Batches == 1);
+
+        Assert.Equal(OutboundQueue.EnqueueResult.Closed, queue.TryEnqueue(Frame(2)));
+    }
+}
