@@ -15,8 +15,8 @@ namespace ChatGateway.Benchmarks.Messaging;
 /// One sequencer shard with no network: what a session does per Send (encode the Deliver template, hand the
 /// work to the shard) and what the shard does (journal append, group commit, ack, patch and fan out to the
 /// members' sessions). 100-byte messages into 64 1:1 conversations whose two members each have a registered
-/// session. The sessions are never opened, so their outbound queues fill to their bound and from then on drop
-/// frames (a reference count decrement) instead of writing sockets: the figure is the sequencer's, not the
+/// session. The sessions are never opened, so their outbound queues close at the first frame and from then on
+/// drop frames (a reference count decrement) instead of writing sockets: the figure is the sequencer's, not the
 /// network's. Each invocation submits <see cref="Messages"/> sends at once and waits for every ack; the
 /// writer's records per commit (the batch sizes seen) are printed at the end.
 /// </summary>

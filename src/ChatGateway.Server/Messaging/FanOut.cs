@@ -46,6 +46,8 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
 
     /// <summary>Queues <paramref name="frame"/> (one reference taken per session) for every member except the session <paramref name="except"/>.</summary>
     /// <param name="pendingSeq">A message: members with no session get a pending entry for this seq. 0: an event, nothing pending.</param>
+    // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ToMembersAsync(long conversation, OutboundFrame frame, IRequester? except, long pendingSeq)
     {
         foreach (long member in MembersOf(conversation))

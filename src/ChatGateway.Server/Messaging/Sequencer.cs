@@ -164,6 +164,8 @@ public sealed class Sequencer
         }
     }
 
+    // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CompleteAsync(SequencerWork work)
     {
         if (work.StartError is { } startError)
@@ -192,6 +194,8 @@ public sealed class Sequencer
         }
     }
 
+    // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CompleteSendAsync(SequencerWork work)
     {
         WriteResult result = await work.Result.ConfigureAwait(false);

@@ -49,8 +49,10 @@ public sealed class PresenceTracker : IDisposable
         public DeclaredStatus Declared;
         /// <summary>The last session closed gracefully: offline whatever the age of last_seen.</summary>
         public bool LeftGracefully;
-        public readonly List<IPresenceSession> Sessions = [];
-        public readonly HashSet<IPresenceSubscriber> Subscribers = [];
+        /// <summary>Usually one session: sized for one (32 bytes), grows for users on several devices.</summary>
+        public readonly List<IPresenceSession> Sessions = new(1);
+        /// <summary>Null while nobody watches this user, as for most users (an empty set costs 64 bytes per connection).</summary>
+        public HashSet<IPresenceSubscriber>? Subscribers;
         public long DueBucket;
         public long PersistedAt;
         public PresenceStatus PersistedStatus;
@@ -178,7 +180,7 @@ public sealed class PresenceTracker : IDisposable
             foreach (long userId in users)
             {
                 UserPresence user = GetOrLoad(userId);
-                user.Subscribers.Add(subscriber);
+                (user.Subscribers ??= []).Add(subscriber);
                 subscribed.Add(userId);
                 Update(user);
                 snapshot.Add(Entry(user));
@@ -218,7 +220,7 @@ public sealed class PresenceTracker : IDisposable
             {
                 if (subscribed.Remove(userId) && _users.TryGetValue(userId, out UserPresence? user))
                 {
-                    user.Subscribers.Remove(subscriber);
+                    RemoveSubscriberOf(user, subscriber);
                     ForgetIfIdle(user);
                 }
             }
@@ -236,7 +238,7 @@ public sealed class PresenceTracker : IDisposable
                 {
                     if (_users.TryGetValue(userId, out UserPresence? user))
                     {
-                        user.Subscribers.Remove(subscriber);
+                        RemoveSubscriberOf(user, subscriber);
                         ForgetIfIdle(user);
                     }
                 }
@@ -320,14 +322,17 @@ public sealed class PresenceTracker : IDisposable
         {
             user.Status = status;
             PresenceEntry entry = Entry(user);
-            foreach (IPresenceSubscriber subscriber in user.Subscribers)
+            if (user.Subscribers is { } subscribers)
             {
-                if (!_changes.TryGetValue(subscriber, out Dictionary<long, PresenceEntry>? pending))
+                foreach (IPresenceSubscriber subscriber in subscribers)
                 {
-                    pending = [];
-                    _changes[subscriber] = pending;
+                    if (!_changes.TryGetValue(subscriber, out Dictionary<long, PresenceEntry>? pending))
+                    {
+                        pending = [];
+                        _changes[subscriber] = pending;
+                    }
+                    pending[user.User] = entry; // coalesced: the latest state per user
                 }
-                pending[user.User] = entry; // coalesced: the latest state per user
             }
         }
         if (user.LastSeen > 0 && (status != user.PersistedStatus || now - user.PersistedAt >= (long)_options.PersistInterval.TotalMilliseconds))
@@ -386,10 +391,18 @@ public sealed class PresenceTracker : IDisposable
         list.Add(user.User);
     }
 
+    private static void RemoveSubscriberOf(UserPresence user, IPresenceSubscriber subscriber)
+    {
+        if (user.Subscribers is { } subscribers && subscribers.Remove(subscriber) && subscribers.Count == 0)
+        {
+            user.Subscribers = null;
+        }
+    }
+
     /// <summary>Bounded memory: a user no session holds, nobody watches and no transition awaits is dropped (it is in the store).</summary>
     private void ForgetIfIdle(UserPresence user)
     {
-        if (user.Sessions.Count == 0 && user.Subscribers.Count == 0 && user.DueBucket == 0)
+        if (user.Sessions.Count == 0 && user.Subscribers is null && user.DueBucket == 0)
         {
             _users.Remove(user.User);
         }

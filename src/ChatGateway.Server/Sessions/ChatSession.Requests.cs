@@ -22,6 +22,8 @@ public sealed partial class ChatSession
     private static readonly System.Collections.Concurrent.ConcurrentBag<MessagePage> Pages = [];
     private const int MaxPooledPages = 16;
 
+    // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload)
     {
         if (type != WebSocketOpcode.Binary)

@@ -34,14 +34,17 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
         _options = node.Options;
         UserId = user.UserId;
         _tokenExpiresAtMs = user.ExpiresAtMs;
-        SessionId = Guid.NewGuid().ToString("N");
+        _sessionId = Guid.NewGuid();
         _outbound = new OutboundQueue(this, _options.MaxQueuedFrames, _options.MaxQueuedBytes);
         _rate = new RateLimiter(_options.RateMessagesPerSecond, _options.RateMessagesBurst, _options.RateBytesPerSecond, _options.RateBytesBurst,
             _options.MaxViolations, (long)(_options.ViolationWindow.TotalSeconds * node.Time.TimestampFrequency), node.Time.TimestampFrequency);
     }
 
     public long UserId { get; }
-    public string SessionId { get; }
+    /// <summary>Formatted when asked (Hello, logs): kept as a Guid, 16 bytes instead of an 88-byte string per session.</summary>
+    public string SessionId => _sessionId.ToString("N");
+
+    private readonly Guid _sessionId;
     public long TokenExpiresAtMs => Volatile.Read(ref _tokenExpiresAtMs);
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
@@ -119,7 +122,8 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
         _ = connection.CloseAsync(code, reason).AsTask();
     }
 
-    ValueTask<bool> IOutboundSink.WriteAsync(FrameBatch batch) => _connection!.SendAsync(batch);
+    /// <summary>Before <see cref="OnOpened"/> there is no connection (only benchmarks queue to such a session): the queue closes.</summary>
+    ValueTask<bool> IOutboundSink.WriteAsync(FrameBatch batch) => _connection is { } connection ? connection.SendAsync(batch) : ValueTask.FromResult(false);
 
     // ------------------------------------------------------------ answers
 
