@@ -27,8 +27,8 @@ public readonly struct FrameBatch(OutboundFrame[] frames, int count) : IFrameBat
 /// <summary>
 /// A session's bounded outbound queue and its writer. Frames come from any thread; one drain at a time writes them,
 /// and it runs only while frames wait: scheduled on the thread pool by the enqueue that finds the queue idle, it
-/// loops until the queue is empty and then ends. An idle session holds neither a buffer (the ring is rented from
-/// the array pool while frames wait) nor a parked loop: the Channel and the permanent write loop this replaces cost
+/// loops until the queue is empty and then ends. An idle session holds neither a buffer (the ring is taken from a
+/// pool while frames wait) nor a parked loop: the Channel and the permanent write loop this replaces cost
 /// ~1.3 KB per idle connection (dotnet-gcdump, 5,000 idle sessions), most connections being idle.
 /// Bounds: <c>maxFrames</c> frames and <c>maxBytes</c> bytes; past either <see cref="TryEnqueue"/> answers
 /// <see cref="EnqueueResult.Full"/> and the caller closes the session as a slow consumer.
@@ -46,7 +46,15 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
 
     private const int MaxFramesPerFlush = 64;
     private const int MaxBytesPerFlush = 256 * 1024;
-    private const int InitialRing = 16;
+    private const int InitialRing = 64; // a burst of one flush; beyond it (a consumer falling behind) rings grow from the ArrayPool
+    private const int MaxPooledRings = 4096; // 4,096 × 536 bytes at most
+
+    // Sessions go from idle to busy and back all the time (each message to a mostly idle user is an episode), so
+    // their first ring and the drain's batch array come from pools of our own: the shared ArrayPool's per-core
+    // stacks ran dry with thousands of sessions in flight and fell back to allocating (gc-verbose trace).
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<OutboundFrame[]> SmallRings = new();
+    [ThreadStatic]
+    private static OutboundFrame[]? t_batch;
 
     private OutboundFrame[]? _ring;
     private int _head;
@@ -119,7 +127,8 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     {
         while (true)
         {
-            OutboundFrame[] batch = ArrayPool<OutboundFrame>.Shared.Rent(MaxFramesPerFlush);
+            OutboundFrame[] batch = t_batch ?? new OutboundFrame[MaxFramesPerFlush];
+            t_batch = null;
             int count = 0;
             long bytes = 0;
             lock (this)
@@ -141,7 +150,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
                 {
                     _draining = false;
                     ReturnRing();
-                    ArrayPool<OutboundFrame>.Shared.Return(batch);
+                    t_batch = batch;
                     return;
                 }
             }
@@ -179,7 +188,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
             batch[i].Release();
             batch[i] = null!;
         }
-        ArrayPool<OutboundFrame>.Shared.Return(batch);
+        t_batch = batch;
         lock (this)
         {
             _bytes -= bytes;
@@ -196,7 +205,9 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
 
     private void Grow()
     {
-        OutboundFrame[] larger = ArrayPool<OutboundFrame>.Shared.Rent(_ring is null ? InitialRing : Math.Min(_ring.Length * 2, maxFrames));
+        OutboundFrame[] larger = _ring is null
+            ? SmallRings.TryDequeue(out OutboundFrame[]? pooled) ? pooled : new OutboundFrame[InitialRing]
+            : ArrayPool<OutboundFrame>.Shared.Rent(Math.Min(_ring.Length * 2, maxFrames));
         for (int i = 0; i < _count; i++)
         {
             larger[i] = _ring![(_head + i) % _ring.Length];
@@ -211,7 +222,18 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     {
         if (_ring is not null)
         {
-            ArrayPool<OutboundFrame>.Shared.Return(_ring, clearArray: true);
+            Array.Clear(_ring);
+            if (_ring.Length == InitialRing)
+            {
+                if (SmallRings.Count < MaxPooledRings)
+                {
+                    SmallRings.Enqueue(_ring);
+                }
+            }
+            else
+            {
+                ArrayPool<OutboundFrame>.Shared.Return(_ring);
+            }
             _ring = null;
             _head = 0;
         }

@@ -12,7 +12,9 @@ namespace ChatGateway.Storage.Writing;
 internal sealed class WriteCommand : IValueTaskSource<WriteResult>
 {
     private static readonly ConcurrentQueue<WriteCommand> Pool = new();
-    private const int MaxPooled = 4096;
+    /// <summary>Bounded: 16,384 pooled commands × at most <see cref="KeptBodyBytes"/> kept body bytes.</summary>
+    private const int MaxPooled = 16_384;
+    private const int KeptBodyBytes = 1024;
     private ManualResetValueTaskSourceCore<WriteResult> _core = new() { RunContinuationsAsynchronously = true };
 
     public WriteKind Kind;
@@ -42,13 +44,30 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
 
     public void CopyBody(ReadOnlySpan<byte> body)
     {
-        Body = ArrayPool<byte>.Shared.Rent(Math.Max(body.Length, 1));
+        if (Body is null || Body.Length < body.Length)
+        {
+            ReturnBuffer();
+            Body = ArrayPool<byte>.Shared.Rent(Math.Max(body.Length, KeptBodyBytes / 2));
+        }
         body.CopyTo(Body);
         BodyLength = body.Length;
     }
 
-    /// <summary>The body is in the journal and the index once the writer has processed the command.</summary>
+    /// <summary>
+    /// The body is in the journal and the index once the writer has processed the command. A small buffer stays
+    /// with the pooled command for its next body: renting one from the shared ArrayPool per message churned once
+    /// thousands were in flight (its per-core stacks ran dry). Larger ones go back to the pool.
+    /// </summary>
     public void ReleaseBody()
+    {
+        BodyLength = 0;
+        if (Body is { Length: > KeptBodyBytes })
+        {
+            ReturnBuffer();
+        }
+    }
+
+    private void ReturnBuffer()
     {
         if (Body is not null)
         {
@@ -80,6 +99,10 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
             if (Pool.Count < MaxPooled)
             {
                 Pool.Enqueue(this);
+            }
+            else
+            {
+                ReturnBuffer();
             }
         }
     }
