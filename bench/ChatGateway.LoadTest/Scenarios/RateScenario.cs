@@ -5,8 +5,8 @@ namespace ChatGateway.LoadTest.Scenarios;
 
 /// <summary>
 /// `rate`: a fixed offered rate (default 20,000 messages/s) over PAIRS pairs, open loop (<see cref="RateWorker"/>):
-/// send→deliver latency p50/p99/p99.9/max, and whether the rate was held (≥ 99% of the offered messages sent on
-/// schedule's window and delivered).
+/// send→deliver latency p50/p99/p99.9/max, and whether the rate was held (≥ 99% of the messages the schedule
+/// offered in the window were sent, and ≥ 99% of those delivered).
 /// </summary>
 public static class RateScenario
 {

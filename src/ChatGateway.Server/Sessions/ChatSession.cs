@@ -14,8 +14,8 @@ namespace ChatGateway.Server.Sessions;
 /// <summary>
 /// One authenticated client connection. Inbound: the WebSocket read loop hands each message to
 /// <see cref="OnMessageAsync"/> (rate limit, decode, dispatch; see ChatSession.Requests.cs). Outbound: every frame
-/// for this client (answers, deliveries, events) goes through one bounded queue drained by a writer loop that
-/// sends up to 64 frames per flush. A client that lets the queue overflow is closed with 4008.
+/// for this client (answers, deliveries, events) goes through one bounded <see cref="OutboundQueue"/>, drained
+/// only while frames wait, up to 64 frames per flush. A client that lets the queue overflow is closed with 4008.
 /// </summary>
 public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresenceSession, IPresenceSubscriber, IOutboundSink
 {
@@ -23,6 +23,7 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     private readonly ChatOptions _options;
     private readonly OutboundQueue _outbound;
     private readonly RateLimiter _rate;
+    private readonly Guid _sessionId;
     private WebSocketConnection? _connection;
     private int _closing;
     private bool _closedByServer;
@@ -43,8 +44,6 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     public long UserId { get; }
     /// <summary>Formatted when asked (Hello, logs): kept as a Guid, 16 bytes instead of an 88-byte string per session.</summary>
     public string SessionId => _sessionId.ToString("N");
-
-    private readonly Guid _sessionId;
     public long TokenExpiresAtMs => Volatile.Read(ref _tokenExpiresAtMs);
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
