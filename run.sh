@@ -65,11 +65,12 @@ need_node_packages() {
   fi
 }
 
-# npm packages of the interop tests (Node `ws`, @msgpack/msgpack, playwright-core) and Debian's Chromium
-# for the browser test.
+# npm packages of the interop tests (Node `ws`, @msgpack/msgpack, playwright-core), of the Node `ws` peer,
+# and Debian's Chromium for the browser test.
 need_interop_packages() {
   need_command chromium chromium
   need_node_packages tests/interop
+  need_node_packages bench/peers/node-ws # the bench suite's tests start the Node ws peer
 }
 
 cmd_run() {
