@@ -17,15 +17,7 @@ public static class GroupScenario
 {
     public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int members, int window, double warmup, double seconds, string secret)
     {
-        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, PairsScenario.Unlimited);
-        await using WorkerProcess worker = WorkerProcess.Start("worker-group", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
-            members.ToString(CultureInfo.InvariantCulture), window.ToString(CultureInfo.InvariantCulture),
-            warmup.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture));
-        await worker.WaitForAsync("MEASURE-START", TimeSpan.FromMinutes(3));
-        double cpuStart = server.CpuSeconds();
-        await worker.WaitForAsync("MEASURE-END", TimeSpan.FromMinutes(10));
-        double serverCpu = server.CpuSeconds() - cpuStart;
-        var result = new ResultLine(await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1)));
+        (ResultLine result, double serverCpu) = await MeasuredRun.RunAsync(kind, secret, "worker-group", members, window, warmup, seconds);
         long delivered = result.Long("delivered");
         double elapsed = result.Double("seconds");
         double loadCpu = result.Double("loadCpu");
@@ -72,7 +64,9 @@ public static class GroupScenario
         Task[] receiving = [.. Enumerable.Range(1, members - 1).Select(i =>
             Task.Run(() => Workers.ReceiveLoopAsync(connections[i], wire, new GroupProgress.Member(progress, i - 1), stop.Token)))];
         Task draining = Task.Run(() => Workers.ReceiveLoopAsync(sender, wire, new Counter(), stop.Token));
-        Task sending = Task.Run(() => SendLoopAsync(sender, wire, conversation, window, progress, stop.Token));
+        byte[] body = new byte[100];
+        Task sending = Task.Run(() => Workers.WindowedSendLoopAsync(sender, progress, window,
+            (output, id) => wire.WriteGroupSend(output, conversation, id, body), stop.Token));
 
         await Task.Delay(warmup);
         (long end, long start, double elapsed, double cpu) = await Workers.MeasureAsync(() => total.Delivers, measure);
@@ -109,45 +103,16 @@ public static class GroupScenario
         }
     }
 
-    private static async Task SendLoopAsync(LoadConnection sender, GatewayWire wire, long conversation, int window, GroupProgress progress, CancellationToken stop)
-    {
-        byte[] body = new byte[100];
-        var scratch = new ArrayBufferWriter<byte>(256);
-        long sent = 0;
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                long free = window - (sent - progress.SlowestDelivered());
-                for (; free > 0; free--)
-                {
-                    scratch.ResetWrittenCount();
-                    wire.WriteGroupSend(scratch, conversation, ++sent, body);
-                    sender.Append(scratch.WrittenSpan);
-                }
-                if (sender.Pending > 0)
-                {
-                    await sender.FlushAsync(stop);
-                }
-                if (!await progress.Signal.WaitAsync(1000, stop))
-                {
-                    sent = progress.SlowestDelivered(); // written off: nothing may be lost, but the run must not hang
-                }
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
-        {
-        }
-    }
-
-    /// <summary>Deliveries per member; the sender waits on <see cref="Signal"/> and reads the slowest member's count.</summary>
-    private sealed class GroupProgress(int members, Counter total)
+    /// <summary>Deliveries per member; the sender waits on <see cref="Progress"/> and paces by the slowest member's count.</summary>
+    private sealed class GroupProgress(int members, Counter total) : IDeliveryProgress
     {
         private readonly long[] _delivered = new long[members];
 
-        public SemaphoreSlim Signal { get; } = new(0);
+        public SemaphoreSlim Progress { get; } = new(0);
 
-        public long SlowestDelivered()
+        public long Delivered => SlowestDelivered();
+
+        private long SlowestDelivered()
         {
             long slowest = long.MaxValue;
             for (int i = 0; i < _delivered.Length; i++)
@@ -171,9 +136,9 @@ public static class GroupScenario
 
             public void OnBatchEnd()
             {
-                if (progress.Signal.CurrentCount == 0)
+                if (progress.Progress.CurrentCount == 0)
                 {
-                    progress.Signal.Release();
+                    progress.Progress.Release();
                 }
             }
         }

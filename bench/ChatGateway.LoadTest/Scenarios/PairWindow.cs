@@ -6,7 +6,7 @@ namespace ChatGateway.LoadTest.Scenarios;
 /// One pair's end-to-end window: the receiver's deliveries (also added to the run's total), and a signal to the
 /// sender after each batch of frames the receiver read, so one refill covers everything that arrived together.
 /// </summary>
-public sealed class PairWindow(Counter total) : IInbound
+public sealed class PairWindow(Counter total) : IInbound, IDeliveryProgress
 {
     private long _delivered;
 

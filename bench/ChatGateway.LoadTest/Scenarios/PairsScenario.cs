@@ -10,24 +10,9 @@ namespace ChatGateway.LoadTest.Scenarios;
 /// </summary>
 public static class PairsScenario
 {
-    /// <summary>The gateway's rate limits are lifted: this scenario measures throughput, not policing.</summary>
-    public static readonly string[] Unlimited =
-    [
-        "--Chat:RateMessagesPerSecond", "1000000000", "--Chat:RateMessagesBurst", "1000000000",
-        "--Chat:RateBytesPerSecond", "1000000000000", "--Chat:RateBytesBurst", "1000000000000",
-    ];
-
     public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int pairs, int window, double warmup, double seconds, string secret)
     {
-        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, Unlimited);
-        await using WorkerProcess worker = WorkerProcess.Start("worker-pairs", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
-            pairs.ToString(CultureInfo.InvariantCulture), window.ToString(CultureInfo.InvariantCulture),
-            warmup.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture));
-        await worker.WaitForAsync("MEASURE-START", TimeSpan.FromMinutes(2));
-        double cpuStart = server.CpuSeconds();
-        await worker.WaitForAsync("MEASURE-END", TimeSpan.FromMinutes(10));
-        double serverCpu = server.CpuSeconds() - cpuStart;
-        var result = new ResultLine(await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1)));
+        (ResultLine result, double serverCpu) = await MeasuredRun.RunAsync(kind, secret, "worker-pairs", pairs, window, warmup, seconds);
         long delivered = result.Long("delivered");
         double elapsed = result.Double("seconds");
         double loadCpu = result.Double("loadCpu");

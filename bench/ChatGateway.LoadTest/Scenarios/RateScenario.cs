@@ -12,15 +12,7 @@ public static class RateScenario
 {
     public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int pairs, double rate, double warmup, double seconds, string secret)
     {
-        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, PairsScenario.Unlimited);
-        await using WorkerProcess worker = WorkerProcess.Start("worker-rate", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
-            pairs.ToString(CultureInfo.InvariantCulture), rate.ToString(CultureInfo.InvariantCulture),
-            warmup.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture));
-        await worker.WaitForAsync("MEASURE-START", TimeSpan.FromMinutes(2));
-        double cpuStart = server.CpuSeconds();
-        await worker.WaitForAsync("MEASURE-END", TimeSpan.FromMinutes(10));
-        double serverCpu = server.CpuSeconds() - cpuStart;
-        var result = new ResultLine(await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1)));
+        (ResultLine result, double serverCpu) = await MeasuredRun.RunAsync(kind, secret, "worker-rate", pairs, rate, warmup, seconds);
         long sent = result.Long("sent");
         long delivered = result.Long("delivered");
         double elapsed = result.Double("seconds");

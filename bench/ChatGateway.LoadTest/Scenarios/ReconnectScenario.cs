@@ -23,7 +23,7 @@ public static class ReconnectScenario
 
     public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int clients, int missed, string secret)
     {
-        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, PairsScenario.Unlimited);
+        await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, MeasuredRun.Unlimited);
         string port = server.Port.ToString(CultureInfo.InvariantCulture);
         var workers = new List<WorkerProcess>();
         try

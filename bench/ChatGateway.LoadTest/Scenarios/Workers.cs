@@ -114,7 +114,9 @@ public static class Workers
         using var stop = new CancellationTokenSource();
         Task[] receiving = [.. receivers.Select((r, i) => Task.Run(() => ReceiveLoopAsync(r, wire, windows[i], stop.Token)))];
         Task[] draining = [.. senders.Select(s => Task.Run(() => ReceiveLoopAsync(s, wire, acked, stop.Token)))];
-        Task[] sending = [.. senders.Select((s, i) => Task.Run(() => SendLoopAsync(s, wire, ReceiverOf(i), window, windows[i], stop.Token)))];
+        byte[] body = new byte[100];
+        Task[] sending = [.. senders.Select((s, i) => Task.Run(() =>
+            WindowedSendLoopAsync(s, windows[i], window, (output, id) => wire.WriteSend(output, ReceiverOf(i), id, body), stop.Token)))];
 
         await Task.Delay(warmup);
         (long deliveredEnd, long deliveredStart, double seconds, double cpu) = await MeasureAsync(() => delivered.Delivers, measure);
@@ -165,33 +167,34 @@ public static class Workers
     }
 
     /// <summary>
-    /// Keeps up to <paramref name="window"/> messages undelivered: refills when the receiver reports progress, all
-    /// free slots in one flush. A message the server dropped would hold its slot forever, so after a second
-    /// without progress the undelivered ones are written off.
+    /// Keeps up to <paramref name="window"/> messages undelivered, end to end: refills when the receivers report
+    /// progress, all free slots in one flush; <paramref name="writeSend"/> encodes the send with the given id. A
+    /// message the server dropped would hold its slot forever, so after a second without progress the
+    /// undelivered ones are written off (nothing may be lost, but the run must not hang).
     /// </summary>
-    private static async Task SendLoopAsync(LoadConnection sender, Wire wire, long receiver, int window, PairWindow pair, CancellationToken stop)
+    public static async Task WindowedSendLoopAsync(LoadConnection sender, IDeliveryProgress progress, int window,
+        Action<ArrayBufferWriter<byte>, long> writeSend, CancellationToken stop)
     {
-        byte[] body = new byte[100];
         var scratch = new ArrayBufferWriter<byte>(256);
         long sent = 0;
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                long free = window - (sent - pair.Delivered);
+                long free = window - (sent - progress.Delivered);
                 for (; free > 0; free--)
                 {
                     scratch.ResetWrittenCount();
-                    wire.WriteSend(scratch, receiver, ++sent, body);
+                    writeSend(scratch, ++sent);
                     sender.Append(scratch.WrittenSpan);
                 }
                 if (sender.Pending > 0)
                 {
                     await sender.FlushAsync(stop);
                 }
-                if (!await pair.Progress.WaitAsync(1000, stop))
+                if (!await progress.Progress.WaitAsync(1000, stop))
                 {
-                    sent = pair.Delivered;
+                    sent = progress.Delivered;
                 }
             }
         }
