@@ -91,7 +91,13 @@ public sealed class ChatStore : IAsyncDisposable
 
             long replayFrom = Math.Max(metadata.ReplayFrom, journal.BeginAddress);
             bool crashed = saved is { CleanShutdown: false };
-            long bytesPastCommit = crashed ? journal.BytesPastCommit() : 0;
+            long bytesPastCommit = crashed ? journal.ClearPastCommit() : 0;
+            if (bytesPastCommit > 0)
+            {
+                journal.Dispose(); // FASTER loaded the tail page before the clear: load it again
+                journal = null;
+                journal = new JournalLog(Path.Combine(directory, "journal"), options);
+            }
             (long replayed, long? damagedAt) = Replay(journal, machine, replayFrom, logger);
             machine.FlushConversations();
             if (damagedAt is not null)

@@ -32,6 +32,11 @@ public sealed class CorruptJournalTests(ITestOutputHelper output)
                 }
             }
 
+            // How many messages the undamaged journal holds: ACK lines still queued in the worker when it was killed
+            // are lost to us, and with fast commits they can be hundreds, so the bounds below come from a copy.
+            long total = await CommittedMessagesOfCopyAsync(directory);
+            Assert.True(total >= acked.Count, $"the journal holds {total} messages but {acked.Count} were acknowledged");
+
             (string file, long end) = LastJournalBytes(directory);
             output.WriteLine($"damaging {file} ({damage}) before byte {end}");
             if (damage == "truncate")
@@ -79,16 +84,15 @@ public sealed class CorruptJournalTests(ITestOutputHelper output)
                     Assert.Equal(head + 1, (await store.AppendMessageAsync(conversation, 1, default, "after repair"u8, requireMembership: false)).Seq);
                 }
             }
-            int acknowledged = acked.Count;
             if (damage == "scribble-record")
             {
                 // Everything before 80% of the journal is back; nothing after the damage is.
-                Assert.InRange(recovered, acknowledged * 7 / 10, acknowledged - 1);
+                Assert.InRange(recovered, total * 7 / 10, total * 9 / 10);
             }
             else
             {
                 // One writer, one message per commit: damage to the last bytes can only take the last few records.
-                Assert.InRange(recovered, acknowledged - 8, acknowledged + 8);
+                Assert.InRange(recovered, total - 8, total);
             }
 
             await using (ChatStore again = await ChatStore.OpenAsync(options))
@@ -101,6 +105,29 @@ public sealed class CorruptJournalTests(ITestOutputHelper output)
         finally
         {
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>Recovers a copy of the store and counts its messages (seqs are gap-free: the heads' sum).</summary>
+    private static async Task<long> CommittedMessagesOfCopyAsync(string directory)
+    {
+        string copy = directory + "-copy";
+        foreach (string path in Directory.GetFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(copy, Path.GetRelativePath(directory, path));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(path, target);
+        }
+        try
+        {
+            StoreOptions options = TempStore.SmallOptions(copy);
+            options.RetainMessagesFor = TimeSpan.Zero;
+            await using ChatStore store = await ChatStore.OpenAsync(options);
+            return Enumerable.Range(1, 4).Sum(c => store.GetConversation(c).Head);
+        }
+        finally
+        {
+            Directory.Delete(copy, recursive: true);
         }
     }
 

@@ -21,7 +21,10 @@ public sealed class CrashAndShutdownTests : IDisposable
 
     public void Dispose() => Directory.Delete(_data, recursive: true);
 
-    private Task<ServerProcess> StartAsync() => ServerProcess.StartAsync(ChatTestServer.Arguments(_data));
+    // Senders send as fast as acks come back (thousands a second since group commits got cheaper): this test is
+    // about crashes under load, so the per-connection rate limit (100/s by default) is lifted out of its way.
+    private Task<ServerProcess> StartAsync() => ServerProcess.StartAsync(ChatTestServer.Arguments(_data,
+        "--Chat:RateMessagesPerSecond", "1000000", "--Chat:RateMessagesBurst", "1000000"));
 
     private Task<RawChatClient> ConnectAsync(ServerProcess server, long user) =>
         RawChatClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/ws"), _tokens.Issue(user, TimeSpan.FromHours(1)));

@@ -97,7 +97,10 @@ public sealed class RawChatClient : IAsyncDisposable
     {
         byte[] cmid = (id ?? Guid.NewGuid()).ToByteArray(bigEndian: true);
         uint rid = await SendAsync((o, r) => ClientRequestWriter.Send(o, r, conversation, toUser, cmid, System.Text.Encoding.UTF8.GetBytes(body)));
-        return Assert.IsType<AckMessage>(await ReplyAsync(rid));
+        ServerMessage reply = await ReplyAsync(rid);
+        return reply is ErrorMessage error
+            ? throw new Xunit.Sdk.XunitException($"Send got error {error.Code}: {error.Text}")
+            : Assert.IsType<AckMessage>(reply);
     }
 
     /// <summary>Waits for the server to close; returns the close status.</summary>
