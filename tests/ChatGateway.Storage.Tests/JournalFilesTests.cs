@@ -36,6 +36,10 @@ public sealed class JournalFilesTests : IDisposable
                 }
             }
             await journal.CommitAsync();
+            // Each byte of the journal is zero-filled once ahead of it, plus the window past the tail of each
+            // segment written to: not the same zeros again and again.
+            long written = journal.TailAddress;
+            Assert.InRange(journal.ZerosWritten, written, written + 4 * (8L << 20));
         }
         Assert.True(File.Exists(Path.Combine(_directory, "fasterlog.log.1")), "the records reach the second segment");
 

@@ -50,6 +50,9 @@ internal sealed class JournalLog : IDisposable
         _log = new FasterLog(_settings);
     }
 
+    /// <summary>Zeros written ahead of the tail by <see cref="JournalDevice"/> (0 on other platforms).</summary>
+    public long ZerosWritten => (_device as JournalDevice)?.ZerosWritten ?? 0;
+
     public long BeginAddress => _log.BeginAddress;
     public long TailAddress => _log.TailAddress;
     public long CommittedUntilAddress => _log.CommittedUntilAddress;
