@@ -111,8 +111,8 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
     }
 
     /// <summary>
-    /// Writes one request. Below the filled mark it overwrites blocks that already exist (no file-size change to
-    /// journal); past it, it first waits for the fill in progress. Then the fill is kept <see cref="FillAhead"/>
+    /// Writes one request. Below the filled mark it overwrites blocks that already exist (no new size or extents
+    /// for the filesystem to journal); past it, it first waits for the fill in progress. Then the fill is kept <see cref="FillAhead"/>
     /// ahead, and past half a segment the next one starts filling.
     /// </summary>
     private (uint Error, uint Done) Write(int id, Segment segment, ulong offset, byte* buffer, uint length)
@@ -156,7 +156,7 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
 
     private long _zerosWritten;
 
-    /// <summary>Bytes of zeros written ahead of the tail so far (about as many as the journal's own bytes, plus a window).</summary>
+    /// <summary>Bytes of zeros written (or being written) ahead of the tail: about the journal's own bytes, plus a window.</summary>
     public long ZerosWritten => Volatile.Read(ref _zerosWritten);
 
     /// <summary>Writes zeros over [from, to); only ever past every byte written so far (see <see cref="Segment.FilledTo"/>).</summary>
