@@ -16,7 +16,7 @@ internal static unsafe partial class DirectFile
     public static bool IsSupported => OperatingSystem.IsLinux()
         && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
 
-    /// <summary>Opens (creating) <paramref name="path"/>; filesystems without O_DIRECT (tmpfs) get O_DSYNC alone.</summary>
+    /// <summary>Opens (creating) <paramref name="path"/>; filesystems without O_DIRECT (tmpfs before Linux 6.6) get O_DSYNC alone.</summary>
     public static int Open(string path)
     {
         int fd = Native.open(path, Native.O_RDWR | Native.O_CREAT | Native.O_CLOEXEC | Native.O_DSYNC | Native.ODirect, 0x1A4 /* 0644 */);
