@@ -184,7 +184,7 @@ public sealed class ChatStore : IAsyncDisposable
     {
         if (report.BytesPastCommit > 0)
         {
-            logger.LogWarning("Store at {Directory}: {Bytes} journal bytes past the last valid commit were ignored " +
+            logger.LogWarning("Store at {Directory}: {Bytes} journal bytes past the last valid commit were ignored and cleared " +
                               "(a write torn by the crash, never acknowledged; or, if large, damage that ended the journal early)",
                 directory, report.BytesPastCommit);
         }

@@ -35,7 +35,16 @@ internal sealed class JournalLog : IDisposable
         _device = DirectFile.IsSupported ? new JournalDevice(segments) : Devices.CreateLogDevice(segments);
         var fasterCommits = new DeviceLogCommitCheckpointManager(new LocalStorageNamedDeviceFactory(),
             new DefaultCheckpointNamingScheme(directory), removeOutdated: true);
-        _commits = DirectFile.IsSupported ? new CommitMetadataFile(Path.Combine(directory, "commit-metadata"), legacy: fasterCommits) : fasterCommits;
+        try
+        {
+            _commits = DirectFile.IsSupported ? new CommitMetadataFile(Path.Combine(directory, "commit-metadata"), legacy: fasterCommits) : fasterCommits;
+        }
+        catch
+        {
+            fasterCommits.Dispose();
+            _device.Dispose();
+            throw;
+        }
         _settings = new FasterLogSettings
         {
             LogDevice = _device,
@@ -47,7 +56,16 @@ internal sealed class JournalLog : IDisposable
             PageSize = PageBytes,
             SegmentSize = SegmentBytes,
         };
-        _log = new FasterLog(_settings);
+        try
+        {
+            _log = new FasterLog(_settings);
+        }
+        catch
+        {
+            _commits.Dispose(); // the device's I/O thread and the files stay open otherwise
+            _device.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Zeros written ahead of the tail by <see cref="JournalDevice"/> (0 on other platforms).</summary>
