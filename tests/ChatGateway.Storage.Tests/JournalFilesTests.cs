@@ -74,18 +74,20 @@ public sealed class JournalFilesTests : IDisposable
             Assert.Equal([4, 5, 6, 7], file.GetCommitMetadata(8));
         }
 
-        // A crash in the middle of writing commit 8's slot (slot 0): its bytes are half new, half old.
+        // A crash in the middle of writing commit 8 (the second write: slot 1): its bytes are half new, half old.
         using (var stream = new FileStream(path, FileMode.Open))
         {
-            stream.Position = 25; // inside its metadata bytes
+            stream.Position = 4096 + 25; // inside its metadata bytes
             stream.Write([0xA5, 0xA5]);
         }
         using (var file = new CommitMetadataFile(path, new NoCommits()))
         {
             Assert.Equal([7L], file.ListCommits());
             Assert.Equal([1, 2, 3], file.GetCommitMetadata(7));
-            file.Commit(0, 300, [9], commitNum: 9, forceWriteMetadata: false); // slot 1: commit 7 is replaced
-            Assert.Equal([9L], file.ListCommits());
+            file.Commit(0, 300, [9], commitNum: 9, forceWriteMetadata: false); // into the torn slot: 7 stays
+            Assert.Equal([9L, 7L], file.ListCommits());
+            file.Commit(0, 400, [1, 1], commitNum: 11, forceWriteMetadata: false); // numbers may skip: 7, the older, goes
+            Assert.Equal([11L, 9L], file.ListCommits());
         }
     }
 

@@ -6,8 +6,9 @@ namespace ChatGateway.Storage.Journal;
 
 /// <summary>
 /// FASTER's commit metadata (where the journal begins and up to where it is committed) in one file of two 4 KiB
-/// slots, overwritten in place with O_DIRECT | O_DSYNC: commit n goes to slot n % 2, so a write torn by a crash
-/// only ever damages the newer slot and the other still holds the commit before it. Each slot carries a CRC.
+/// slots, overwritten in place with O_DIRECT | O_DSYNC, taking turns (FASTER may skip commit numbers, so not by
+/// parity): a write torn by a crash only ever damages the slot being written, and the other still holds the
+/// metadata written before it. Each slot carries a CRC.
 /// <para>
 /// Why: FASTER's own manager writes a new file per commit (create, write, sync, then delete the previous one),
 /// on the thread that completes commits, and each commit's completion queued behind it: 575–1,520 µs per commit
@@ -38,7 +39,11 @@ internal sealed unsafe class CommitMetadataFile : ILogCommitManager
         _legacy = legacy;
         _fd = DirectFile.Open(path);
         _slot = (byte*)NativeMemory.AlignedAlloc(SlotBytes, 4096);
+        (long Number, byte[])? first = ReadSlot(0), second = ReadSlot(1);
+        _nextSlot = first is null ? 0 : second is null ? 1 : first.Value.Number > second.Value.Number ? 1 : 0; // overwrite the older
     }
+
+    private int _nextSlot;
 
     public void Commit(long beginAddress, long untilAddress, byte[] commitMetadata, long commitNum, bool forceWriteMetadata)
     {
@@ -55,11 +60,12 @@ internal sealed unsafe class CommitMetadataFile : ILogCommitManager
             BinaryPrimitives.WriteInt32LittleEndian(slot[16..], commitMetadata.Length);
             commitMetadata.CopyTo(slot[HeaderBytes..]);
             BinaryPrimitives.WriteUInt32LittleEndian(slot[20..], Checksum(slot, commitMetadata.Length));
-            (uint error, _) = DirectFile.WriteAll(_fd, (ulong)(commitNum & 1) * SlotBytes, _slot, SlotBytes);
+            (uint error, _) = DirectFile.WriteAll(_fd, (ulong)_nextSlot * SlotBytes, _slot, SlotBytes);
             if (error != 0)
             {
                 throw new IOException($"cannot write {_path}: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error);
             }
+            _nextSlot ^= 1;
         }
     }
 
@@ -118,7 +124,7 @@ internal sealed unsafe class CommitMetadataFile : ILogCommitManager
     private static uint Checksum(ReadOnlySpan<byte> slot, int length) =>
         Crc32C.Compute(slot.Slice(8, 12)) ^ Crc32C.Compute(slot.Slice(HeaderBytes, length));
 
-    /// <summary>Nothing to do for the slots: each is overwritten two commits later, and the newest two are what a crash needs.</summary>
+    /// <summary>Nothing to do for the slots: each is overwritten two writes later, and the newest two are what a crash needs.</summary>
     public void RemoveCommit(long commitNum) => _legacy.RemoveCommit(commitNum);
 
     public void RemoveAllCommits()
