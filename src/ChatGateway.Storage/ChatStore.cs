@@ -91,13 +91,7 @@ public sealed class ChatStore : IAsyncDisposable
 
             long replayFrom = Math.Max(metadata.ReplayFrom, journal.BeginAddress);
             bool crashed = saved is { CleanShutdown: false };
-            long bytesPastCommit = crashed ? journal.ClearPastCommit() : 0;
-            if (bytesPastCommit > 0)
-            {
-                journal.Dispose(); // FASTER loaded the tail page before the clear: load it again
-                journal = null;
-                journal = new JournalLog(Path.Combine(directory, "journal"), options);
-            }
+            long bytesPastCommit = crashed ? journal.BytesPastCommit() : 0;
             (long replayed, long? damagedAt) = Replay(journal, machine, replayFrom, logger);
             machine.FlushConversations();
             if (damagedAt is not null)
@@ -184,7 +178,7 @@ public sealed class ChatStore : IAsyncDisposable
     {
         if (report.BytesPastCommit > 0)
         {
-            logger.LogWarning("Store at {Directory}: {Bytes} journal bytes past the last valid commit were ignored and cleared " +
+            logger.LogWarning("Store at {Directory}: {Bytes} journal bytes past the last valid commit were ignored " +
                               "(a write torn by the crash, never acknowledged; or, if large, damage that ended the journal early)",
                 directory, report.BytesPastCommit);
         }

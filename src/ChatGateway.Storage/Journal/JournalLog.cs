@@ -5,9 +5,8 @@ namespace ChatGateway.Storage.Journal;
 /// <summary>
 /// The journal: a FasterLog under {directory}/journal, the source of truth for every change that must
 /// survive a crash. Appends are buffered in memory; <see cref="CommitAsync"/> makes everything appended
-/// before it durable (FastCommitMode puts the commit record in the log itself). On Linux the log is written
-/// through <see cref="JournalDevice"/> (O_DIRECT | O_DSYNC into zero-filled segments) and the commit metadata
-/// through <see cref="CommitMetadataFile"/> (a 4 KiB overwrite in place, not a new file per commit). Records carry their own CRC (see
+/// before it durable with one write (FastCommitMode puts the commit record in the log itself instead of a
+/// second file: one synchronous write per group commit instead of two). Records carry their own CRC (see
 /// <see cref="JournalCodec"/>): FASTER's per-entry checksum is off because 2.6.5 never verifies it on a
 /// scan. Segments of 64 MiB are removed once a checkpoint covers them.
 /// </summary>
@@ -22,33 +21,14 @@ internal sealed class JournalLog : IDisposable
     /// </summary>
     public const long PageBytes = 1L << 20;
     private readonly FasterLogSettings _settings;
-    private readonly IDevice _device;
-    private readonly ILogCommitManager _commits;
     private readonly FasterLog _log;
     private readonly string _directory;
 
     public JournalLog(string directory, StoreOptions options)
     {
         _directory = directory;
-        Directory.CreateDirectory(directory);
-        string segments = Path.Combine(directory, "fasterlog.log"); // FASTER's own name: stores written before JournalDevice open unchanged
-        _device = DirectFile.IsSupported ? new JournalDevice(segments) : Devices.CreateLogDevice(segments);
-        var fasterCommits = new DeviceLogCommitCheckpointManager(new LocalStorageNamedDeviceFactory(),
-            new DefaultCheckpointNamingScheme(directory), removeOutdated: true);
-        try
+        _settings = new FasterLogSettings(directory)
         {
-            _commits = DirectFile.IsSupported ? new CommitMetadataFile(Path.Combine(directory, "commit-metadata"), legacy: fasterCommits) : fasterCommits;
-        }
-        catch
-        {
-            fasterCommits.Dispose();
-            _device.Dispose();
-            throw;
-        }
-        _settings = new FasterLogSettings
-        {
-            LogDevice = _device,
-            LogCommitManager = _commits,
             AutoCommit = false,
             FastCommitMode = true,
             LogChecksum = LogChecksumType.None,
@@ -56,20 +36,8 @@ internal sealed class JournalLog : IDisposable
             PageSize = PageBytes,
             SegmentSize = SegmentBytes,
         };
-        try
-        {
-            _log = new FasterLog(_settings);
-        }
-        catch
-        {
-            _commits.Dispose(); // the device's I/O thread and the files stay open otherwise
-            _device.Dispose();
-            throw;
-        }
+        _log = new FasterLog(_settings);
     }
-
-    /// <summary>Zeros written ahead of the tail by <see cref="JournalDevice"/> (0 on other platforms).</summary>
-    public long ZerosWritten => (_device as JournalDevice)?.ZerosWritten ?? 0;
 
     public long BeginAddress => _log.BeginAddress;
     public long TailAddress => _log.TailAddress;
@@ -92,28 +60,9 @@ internal sealed class JournalLog : IDisposable
     /// these are a batch torn mid-write (never acknowledged) or, when large, damage that made FASTER's recovery
     /// stop at an earlier commit. Read once at recovery: only the tail of the last segments is scanned.
     /// </summary>
-    public long BytesPastCommit() => PastCommit(clear: false);
-
-    /// <summary>
-    /// Overwrites the bytes past the committed end with zeros (and syncs them); returns how many there were.
-    /// <para>
-    /// Why: FASTER's recovery scans forward from its newest commit metadata for commit records, hops over zeros
-    /// to the next page, and takes the last commit record it finds. Bytes an earlier run wrote past the commit
-    /// this run recovered to would otherwise still be there behind this run's (shorter) writes, and a later
-    /// recovery could take an old commit record from them: messages resurrected under seqs already reused.
-    /// Clearing them once at open keeps "the journal past the tail is zeros" true for every later recovery.
-    /// Reopen the log afterwards: FASTER already loaded the tail page, stale bytes included.
-    /// </para>
-    /// </summary>
-    public long ClearPastCommit() => PastCommit(clear: true);
-
-    private long PastCommit(bool clear)
+    public long BytesPastCommit()
     {
         long address = _log.CommittedUntilAddress;
-        if (_device is JournalDevice device)
-        {
-            return device.PastAddress(address, clear);
-        }
         long total = 0;
         for (long segment = address / SegmentBytes; ; segment++)
         {
@@ -123,39 +72,25 @@ internal sealed class JournalLog : IDisposable
                 return total;
             }
             long from = segment == address / SegmentBytes ? address % SegmentBytes : 0;
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             long lastNonZero = -1;
-            using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            var buffer = new byte[64 * 1024];
+            file.Position = from;
+            for (long position = from; ;)
             {
-                var buffer = new byte[64 * 1024];
-                file.Position = from;
-                for (long position = from; ;)
+                int read = file.Read(buffer);
+                if (read == 0)
                 {
-                    int read = file.Read(buffer);
-                    if (read == 0)
-                    {
-                        break;
-                    }
-                    int last = buffer.AsSpan(0, read).LastIndexOfAnyExcept((byte)0);
-                    if (last >= 0)
-                    {
-                        lastNonZero = position + last;
-                    }
-                    position += read;
+                    break;
                 }
-            }
-            long count = Math.Max(0, lastNonZero + 1 - from);
-            if (clear && count > 0)
-            {
-                using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-                var zeros = new byte[64 * 1024];
-                file.Position = from;
-                for (long left = count; left > 0; left -= zeros.Length)
+                int last = buffer.AsSpan(0, read).LastIndexOfAnyExcept((byte)0);
+                if (last >= 0)
                 {
-                    file.Write(zeros, 0, (int)Math.Min(zeros.Length, left));
+                    lastNonZero = position + last;
                 }
-                file.Flush(flushToDisk: true);
+                position += read;
             }
-            total += count;
+            total += Math.Max(0, lastNonZero + 1 - from);
         }
     }
 
@@ -163,7 +98,5 @@ internal sealed class JournalLog : IDisposable
     {
         _log.Dispose();
         _settings.Dispose();
-        _commits.Dispose();
-        _device.Dispose();
     }
 }
