@@ -20,10 +20,30 @@ public sealed class TornCommitRecordTests : IDisposable
     [Fact]
     public async Task A_torn_page_past_the_last_commit_loses_no_acknowledged_message()
     {
-        await using (var archive = new GZipStream(File.OpenRead(Path.Combine(AppContext.BaseDirectory, "Fixtures", "torn-commit-record.tar.gz")), CompressionMode.Decompress))
-        {
-            await TarFile.ExtractToDirectoryAsync(archive, _directory, overwriteFiles: false);
-        }
+        await ExtractAsync();
+        await AssertEveryAcknowledgedMessageAsync();
+    }
+
+    [Fact]
+    public async Task An_unreadable_newest_commit_file_falls_back_to_the_one_before()
+    {
+        await ExtractAsync();
+        // The metadata of commit 67 also serves as an older commit 66; the newest file is then cut to nothing, as a
+        // crash right after creating it would leave it (its commit was never acknowledged).
+        string commits = Path.Combine(_directory, "journal", "log-commits");
+        File.Copy(Path.Combine(commits, "commit.67.0"), Path.Combine(commits, "commit.66.0"));
+        File.WriteAllBytes(Path.Combine(commits, "commit.68.0"), new byte[512]);
+        await AssertEveryAcknowledgedMessageAsync();
+    }
+
+    private async Task ExtractAsync()
+    {
+        await using var archive = new GZipStream(File.OpenRead(Path.Combine(AppContext.BaseDirectory, "Fixtures", "torn-commit-record.tar.gz")), CompressionMode.Decompress);
+        await TarFile.ExtractToDirectoryAsync(archive, _directory, overwriteFiles: false);
+    }
+
+    private async Task AssertEveryAcknowledgedMessageAsync()
+    {
         Dictionary<long, long> acknowledged = File.ReadAllLines(Path.Combine(_directory, "heads.txt"))
             .Select(line => line.Split(' ')).ToDictionary(parts => long.Parse(parts[0]), parts => long.Parse(parts[1]));
 

@@ -27,7 +27,7 @@ internal sealed class JournalLog : IDisposable
     public JournalLog(string directory, StoreOptions options)
     {
         _directory = directory;
-        _settings = new FasterLogSettings(directory)
+        (_log, _settings) = RecoverToNewestCommit(directory, () => new FasterLogSettings(directory)
         {
             AutoCommit = false,
             FastCommitMode = true,
@@ -36,8 +36,7 @@ internal sealed class JournalLog : IDisposable
             PageSize = PageBytes,
             SegmentSize = SegmentBytes,
             TryRecoverLatest = false, // recovered below, where a failure is seen instead of swallowed
-        };
-        _log = RecoverToNewestCommit(directory, _settings);
+        });
     }
 
     /// <summary>
@@ -53,7 +52,7 @@ internal sealed class JournalLog : IDisposable
     /// not acknowledged either, so the next older one is tried.
     /// </para>
     /// </summary>
-    private static FasterLog RecoverToNewestCommit(string directory, FasterLogSettings settings)
+    private static (FasterLog, FasterLogSettings) RecoverToNewestCommit(string directory, Func<FasterLogSettings> newSettings)
     {
         long[] commits;
         using (var manager = new DeviceLogCommitCheckpointManager(new LocalStorageNamedDeviceFactory(),
@@ -63,18 +62,21 @@ internal sealed class JournalLog : IDisposable
         }
         foreach (long commit in commits)
         {
+            FasterLogSettings settings = newSettings(); // each attempt with its own devices: a failed one is disposed whole
             var log = new FasterLog(settings);
             try
             {
                 log.Recover(commit);
-                return log;
+                return (log, settings);
             }
             catch (Exception ex) when (ex is FasterException or IOException or EndOfStreamException or InvalidDataException)
             {
                 log.Dispose(); // unreadable metadata (written when the crash came): try the one before
+                settings.Dispose();
             }
         }
-        return new FasterLog(settings); // a new journal
+        FasterLogSettings fresh = newSettings();
+        return (new FasterLog(fresh), fresh); // a new journal
     }
 
     public long BeginAddress => _log.BeginAddress;
