@@ -33,7 +33,7 @@ public sealed class CorruptJournalTests(ITestOutputHelper output)
             }
 
             // How many messages the undamaged journal holds: ACK lines still queued in the worker when it was killed
-            // are lost to us, and with fast commits they can be hundreds, so the bounds below come from a copy.
+            // are lost to us (hundreds when commits are fast), so the bounds below come from a recovered copy.
             long total = await CommittedMessagesOfCopyAsync(directory);
             Assert.True(total >= acked.Count, $"the journal holds {total} messages but {acked.Count} were acknowledged");
 
