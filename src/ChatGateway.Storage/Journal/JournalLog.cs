@@ -5,10 +5,11 @@ namespace ChatGateway.Storage.Journal;
 /// <summary>
 /// The journal: a FasterLog under {directory}/journal, the source of truth for every change that must
 /// survive a crash. Appends are buffered in memory; <see cref="CommitAsync"/> makes everything appended
-/// before it durable with one write (FastCommitMode puts the commit record in the log itself instead of a
-/// second file: one synchronous write per group commit instead of two). Records carry their own CRC (see
-/// <see cref="JournalCodec"/>): FASTER's per-entry checksum is off because 2.6.5 never verifies it on a
-/// scan. Segments of 64 MiB are removed once a checkpoint covers them.
+/// before it durable (FastCommitMode puts the commit record in the log itself). On Linux the log is written
+/// through <see cref="JournalDevice"/> (O_DIRECT | O_DSYNC into zero-filled segments) and the commit metadata
+/// through <see cref="CommitMetadataFile"/> (a 4 KiB overwrite in place, not a new file per commit). Records
+/// carry their own CRC (see <see cref="JournalCodec"/>): FASTER's per-entry checksum is off because 2.6.5 never
+/// verifies it on a scan. Segments of 64 MiB are removed once a checkpoint covers them.
 /// </summary>
 internal sealed class JournalLog : IDisposable
 {
@@ -20,64 +21,104 @@ internal sealed class JournalLog : IDisposable
     /// 1 MiB holds the largest record (a 64 KiB body) many times over.
     /// </summary>
     public const long PageBytes = 1L << 20;
-    private readonly FasterLogSettings _settings;
+
+    /// <summary>One opened journal: the log and the files under it, disposed together.</summary>
+    private sealed record Parts(FasterLog Log, FasterLogSettings Settings, IDevice Device, ILogCommitManager Commits) : IDisposable
+    {
+        public void Dispose()
+        {
+            Log.Dispose();
+            Settings.Dispose();
+            Commits.Dispose();
+            Device.Dispose(); // ours to close: FASTER leaves a device it was given open
+        }
+    }
+
+    private readonly Parts _parts;
     private readonly FasterLog _log;
     private readonly string _directory;
 
     public JournalLog(string directory, StoreOptions options)
     {
         _directory = directory;
-        (_log, _settings) = RecoverToNewestCommit(directory, () => new FasterLogSettings(directory)
+        Directory.CreateDirectory(directory);
+        _parts = RecoverToNewestCommit(() => Open(directory, options));
+        _log = _parts.Log;
+    }
+
+    private static Parts Open(string directory, StoreOptions options)
+    {
+        string segments = Path.Combine(directory, "fasterlog.log"); // FASTER's own name: stores written before JournalDevice open unchanged
+        IDevice device = DirectFile.IsSupported ? new JournalDevice(segments) : Devices.CreateLogDevice(segments);
+        ILogCommitManager? commits = null;
+        FasterLogSettings? settings = null;
+        try
         {
-            AutoCommit = false,
-            FastCommitMode = true,
-            LogChecksum = LogChecksumType.None,
-            MemorySize = options.JournalMemoryBytes,
-            PageSize = PageBytes,
-            SegmentSize = SegmentBytes,
-            TryRecoverLatest = false, // recovered below, where a failure is seen instead of swallowed
-        });
+            var fasterCommits = new DeviceLogCommitCheckpointManager(new LocalStorageNamedDeviceFactory(),
+                new DefaultCheckpointNamingScheme(directory), removeOutdated: true);
+            commits = fasterCommits;
+            if (DirectFile.IsSupported)
+            {
+                commits = new CommitMetadataFile(Path.Combine(directory, "commit-metadata"), legacy: fasterCommits);
+            }
+            settings = new FasterLogSettings
+            {
+                LogDevice = device,
+                LogCommitManager = commits,
+                AutoCommit = false,
+                FastCommitMode = true,
+                LogChecksum = LogChecksumType.None,
+                MemorySize = options.JournalMemoryBytes,
+                PageSize = PageBytes,
+                SegmentSize = SegmentBytes,
+                TryRecoverLatest = false, // recovered by RecoverToNewestCommit, where a failure is seen instead of swallowed
+            };
+            return new Parts(new FasterLog(settings), settings, device, commits);
+        }
+        catch
+        {
+            settings?.Dispose();
+            commits?.Dispose(); // the device's I/O thread and the files stay open otherwise
+            device.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
-    /// Opens the log at exactly its newest commit that has a metadata file, never scanning past it.
+    /// Opens the log at exactly its newest commit that has metadata, never scanning past it.
     /// <para>
     /// FASTER 2.6.5's own recovery (TryRecoverLatest) loads the newest metadata and then scans the log forward for
-    /// later commit records. A crash can cut a page write short (SIGKILL stops a buffered write at a 4 KiB
-    /// boundary); when the scan parses torn bytes as a commit record, it overwrites the recovered commit with them
-    /// before the checksum fails, and the log opened at garbage, usually EMPTY: every record after the last index
-    /// checkpoint was lost and new appends overwrote them (the kill -9 test lost acknowledged messages about once
-    /// in 60 runs; a captured store reproduced it every time). Nothing acknowledged needs the scan: CommitAsync
-    /// completes only after the commit's metadata file is written. A metadata file the crash left unreadable was
-    /// not acknowledged either, so the next older one is tried.
+    /// later commit records. A crash can cut a page write short; when the scan parses torn bytes as a commit
+    /// record, it overwrites the recovered commit with them before the checksum fails, and the log opened at
+    /// garbage, usually EMPTY: every record after the last index checkpoint was lost and new appends overwrote
+    /// them (the kill -9 test lost acknowledged messages about once in 60 runs; a captured store reproduced it
+    /// every time, TornCommitRecordTests). Nothing acknowledged needs the scan: CommitAsync completes only after
+    /// the commit's metadata is written. Metadata the crash left unreadable was not acknowledged either, so the
+    /// next older commit is tried, each attempt with its own files (a failed one is disposed whole).
     /// </para>
     /// </summary>
-    private static (FasterLog, FasterLogSettings) RecoverToNewestCommit(string directory, Func<FasterLogSettings> newSettings)
+    private static Parts RecoverToNewestCommit(Func<Parts> open)
     {
-        long[] commits;
-        using (var manager = new DeviceLogCommitCheckpointManager(new LocalStorageNamedDeviceFactory(),
-                   new DefaultCheckpointNamingScheme(directory), removeOutdated: false))
-        {
-            commits = [.. manager.ListCommits()]; // newest first
-        }
+        Parts parts = open();
+        long[] commits = [.. parts.Commits.ListCommits()]; // newest first
         foreach (long commit in commits)
         {
-            FasterLogSettings settings = newSettings(); // each attempt with its own devices: a failed one is disposed whole
-            var log = new FasterLog(settings);
             try
             {
-                log.Recover(commit);
-                return (log, settings);
+                parts.Log.Recover(commit);
+                return parts;
             }
             catch (Exception ex) when (ex is FasterException or IOException or EndOfStreamException or InvalidDataException)
             {
-                log.Dispose(); // unreadable metadata (written when the crash came): try the one before
-                settings.Dispose();
+                parts.Dispose(); // unreadable metadata (written when the crash came): try the one before
+                parts = open();
             }
         }
-        FasterLogSettings fresh = newSettings();
-        return (new FasterLog(fresh), fresh); // a new journal
+        return parts; // a new journal
     }
+
+    /// <summary>Zeros written ahead of the tail by <see cref="JournalDevice"/> (0 on other platforms).</summary>
+    public long ZerosWritten => (_parts.Device as JournalDevice)?.ZerosWritten ?? 0;
 
     public long BeginAddress => _log.BeginAddress;
     public long TailAddress => _log.TailAddress;
@@ -103,6 +144,10 @@ internal sealed class JournalLog : IDisposable
     public long BytesPastCommit()
     {
         long address = _log.CommittedUntilAddress;
+        if (_parts.Device is JournalDevice device)
+        {
+            return device.PastAddress(address); // through its O_DIRECT files: no page-cache copy of the segments
+        }
         long total = 0;
         for (long segment = address / SegmentBytes; ; segment++)
         {
@@ -134,9 +179,5 @@ internal sealed class JournalLog : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _log.Dispose();
-        _settings.Dispose();
-    }
+    public void Dispose() => _parts.Dispose();
 }
