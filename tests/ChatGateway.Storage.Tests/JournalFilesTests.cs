@@ -1,3 +1,4 @@
+using ChatGateway.Storage.Disk;
 using System.Buffers;
 using System.Buffers.Binary;
 using ChatGateway.Storage.Journal;
@@ -7,7 +8,7 @@ namespace ChatGateway.Storage.Tests;
 
 /// <summary>
 /// The journal's own files on Linux: segments written with O_DIRECT into zeros filled ahead of the tail
-/// (<see cref="JournalDevice"/>), and the commit metadata in two slots (<see cref="CommitMetadataFile"/>).
+/// (<see cref="SegmentDevice"/>), and the commit metadata in two slots (<see cref="CommitMetadataFile"/>).
 /// </summary>
 public sealed class JournalFilesTests : IDisposable
 {

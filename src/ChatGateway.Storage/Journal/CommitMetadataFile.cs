@@ -1,3 +1,4 @@
+using ChatGateway.Storage.Disk;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using FASTER.core;

@@ -1,3 +1,4 @@
+using ChatGateway.Storage.Disk;
 using FASTER.core;
 
 namespace ChatGateway.Storage.Journal;
@@ -6,7 +7,7 @@ namespace ChatGateway.Storage.Journal;
 /// The journal: a FasterLog under {directory}/journal, the source of truth for every change that must
 /// survive a crash. Appends are buffered in memory; <see cref="CommitAsync"/> makes everything appended
 /// before it durable (FastCommitMode puts the commit record in the log itself). On Linux the log is written
-/// through <see cref="JournalDevice"/> (O_DIRECT | O_DSYNC into zero-filled segments) and the commit metadata
+/// through <see cref="SegmentDevice"/> (O_DIRECT | O_DSYNC into zero-filled segments) and the commit metadata
 /// through <see cref="CommitMetadataFile"/> (a 4 KiB overwrite in place, not a new file per commit). Records
 /// carry their own CRC (see <see cref="JournalCodec"/>): FASTER's per-entry checksum is off because 2.6.5 never
 /// verifies it on a scan. Segments of 64 MiB are removed once a checkpoint covers them.
@@ -48,8 +49,8 @@ internal sealed class JournalLog : IDisposable
 
     private static Parts Open(string directory, StoreOptions options)
     {
-        string segments = Path.Combine(directory, "fasterlog.log"); // FASTER's own name: stores written before JournalDevice open unchanged
-        IDevice device = DirectFile.IsSupported ? new JournalDevice(segments) : Devices.CreateLogDevice(segments);
+        string segments = Path.Combine(directory, "fasterlog.log"); // FASTER's own name: stores written before SegmentDevice open unchanged
+        IDevice device = DirectFile.IsSupported ? new SegmentDevice(segments) : Devices.CreateLogDevice(segments);
         ILogCommitManager? commits = null;
         FasterLogSettings? settings = null;
         try
@@ -117,8 +118,8 @@ internal sealed class JournalLog : IDisposable
         return parts; // a new journal
     }
 
-    /// <summary>Zeros written ahead of the tail by <see cref="JournalDevice"/> (0 on other platforms).</summary>
-    public long ZerosWritten => (_parts.Device as JournalDevice)?.ZerosWritten ?? 0;
+    /// <summary>Zeros written ahead of the tail by <see cref="SegmentDevice"/> (0 on other platforms).</summary>
+    public long ZerosWritten => (_parts.Device as SegmentDevice)?.ZerosWritten ?? 0;
 
     public long BeginAddress => _log.BeginAddress;
     public long TailAddress => _log.TailAddress;
@@ -144,7 +145,7 @@ internal sealed class JournalLog : IDisposable
     public long BytesPastCommit()
     {
         long address = _log.CommittedUntilAddress;
-        if (_parts.Device is JournalDevice device)
+        if (_parts.Device is SegmentDevice device)
         {
             return device.PastAddress(address); // through its O_DIRECT files: no page-cache copy of the segments
         }

@@ -1,3 +1,4 @@
+using ChatGateway.Storage.Disk;
 using System.Collections.Concurrent;
 using FASTER.core;
 
@@ -26,7 +27,7 @@ internal sealed class StateStore : IDisposable
             new LocalStorageNamedDeviceFactory(),
             new DefaultCheckpointNamingScheme(checkpointDir),
             removeOutdated: false);
-        _device = Devices.CreateLogDevice(Path.Combine(directory, "hlog.log"));
+        _device = DirectFile.IsSupported ? new SegmentDevice(Path.Combine(directory, "hlog.log")) : Devices.CreateLogDevice(Path.Combine(directory, "hlog.log"));
         _settings = new FasterKVSettings<SpanByte, SpanByte>(baseDir: null)
         {
             LogDevice = _device,

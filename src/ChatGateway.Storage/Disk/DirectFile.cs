@@ -1,11 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace ChatGateway.Storage.Journal;
+namespace ChatGateway.Storage.Disk;
 
 /// <summary>
 /// Files opened with O_DIRECT | O_DSYNC (Linux): a write returns once its bytes are on the disk, and no byte
 /// passes through the page cache. Buffers, offsets and lengths must be multiples of 512 bytes. Used by the
-/// journal's segments (<see cref="JournalDevice"/>) and its commit metadata (<see cref="CommitMetadataFile"/>).
+/// segments of the journal and the index (<see cref="SegmentDevice"/>) and the journal's commit metadata
+/// (<see cref="Journal.CommitMetadataFile"/>).
 /// <para>
 /// Never mix these files with buffered I/O: a buffered write read-modify-writes whole 4 KiB pages, and a page
 /// cached before a later O_DIRECT write holds stale bytes that its write-back puts back over newer data.

@@ -1,29 +1,32 @@
 using System.Runtime.InteropServices;
 using FASTER.core;
 
-namespace ChatGateway.Storage.Journal;
+namespace ChatGateway.Storage.Disk;
 
 /// <summary>
-/// The journal's segment files ({name}.0, {name}.1, ... as FASTER's own device names them), written with
+/// A FASTER log's segment files ({name}.0, {name}.1, ... as FASTER's own device names them), written with
 /// O_DIRECT | O_DSYNC into segments that are zero-filled ahead of the tail, by one I/O thread in submission order.
+/// The journal and the index's hybrid log both use it on Linux.
 /// <para>
 /// Why not FASTER's default device: on Linux it opens files with O_SYNC and lets them grow with every write, so
 /// each commit also journals the file's new size and modification time (a second device flush), and every byte
-/// is copied into the page cache first. Measured on this machine's disk (300 writes each, docs/benchmarks.md):
-/// 4 KiB p50 165 → 88 µs, 896 KiB p50 674 → 347 µs, kernel CPU per 896 KiB write 233 → 100 µs. A zero-filled
-/// region past the tail reads exactly like FASTER's own preallocated (sparse) segments, so recovery and the
-/// torn-tail checks see the same bytes as before.
+/// is copied twice on the way (into a pooled buffer, then into the page cache). Measured on this machine's disk
+/// (300 writes each, docs/benchmarks.md): 4 KiB p50 165 → 88 µs, 896 KiB p50 674 → 347 µs, kernel CPU per
+/// 896 KiB write 233 → 100 µs. The page-cache copy was 31% of the store writer's CPU at 256-message batches
+/// (perf, kernel copy_folio_from_iter_atomic); without it, appends per CPU-second rose ~35%. A zero-filled region
+/// past the tail reads exactly like FASTER's own preallocated (sparse) segments.
 /// </para>
 /// <para>
 /// Zeros are written in the background 8 MiB ahead of the last write (and into the next segment once a segment
 /// is half written), so the write path almost never waits for them and a small store fills 8 MiB, not whole
-/// 64 MiB segments. A write that gets past the zeros waits for the fill in progress. Only Linux on x64/arm64 uses
-/// this device (<see cref="DirectFile.IsSupported"/>); elsewhere the journal keeps FASTER's default device.
+/// segments. A write that gets past the zeros waits for the fill in progress. Reads (recovery, cold index
+/// records) queue behind the writes before them. Only Linux on x64/arm64 uses this device
+/// (<see cref="DirectFile.IsSupported"/>); elsewhere FASTER's default device is used.
 /// </para>
 /// </summary>
-internal sealed unsafe class JournalDevice : StorageDeviceBase
+internal sealed unsafe class SegmentDevice : StorageDeviceBase
 {
-    /// <summary>FASTER aligns every journal write and read to this; O_DIRECT needs the disk's logical block size (512 here and on most disks).</summary>
+    /// <summary>FASTER aligns every write and read to this; O_DIRECT needs the disk's logical block size (512 here and on most disks).</summary>
     private const uint Sector = 512;
     private const int FillChunk = 1 << 20;
     /// <summary>How far zeros run ahead of the last write: ~55k 100-byte messages, and all a small store ever fills.</summary>
@@ -35,16 +38,17 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
     private readonly Thread _thread;
     private volatile bool _stopping;
 
-    public JournalDevice(string fileName) : base(fileName, Sector, -1)
+    public SegmentDevice(string fileName) : base(fileName, Sector, -1)
     {
-        _thread = new Thread(Run) { IsBackground = true, Name = "journal I/O" };
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(fileName))!);
+        _thread = new Thread(Run) { IsBackground = true, Name = "segment I/O " + Path.GetFileName(fileName) };
         _thread.Start();
     }
 
     private sealed class Segment(int fd, long length)
     {
         public readonly int Fd = fd;
-        /// <summary>Bytes [0, FilledTo) hold journal data or zeros: writes below it overwrite allocated blocks. I/O thread only.</summary>
+        /// <summary>Bytes [0, FilledTo) hold log data or zeros: writes below it overwrite allocated blocks. I/O thread only.</summary>
         public long FilledTo = length / Sector * Sector;
         /// <summary>The zero fill running ahead of the writes, and where it ends.</summary>
         public Task Filling = Task.CompletedTask;
@@ -164,7 +168,7 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
 
     private long _zerosWritten;
 
-    /// <summary>Bytes of zeros written (or being written) ahead of the tail: about the journal's own bytes, plus a window.</summary>
+    /// <summary>Bytes of zeros written (or being written) ahead of the tail: about the log's own bytes, plus a window.</summary>
     public long ZerosWritten => Volatile.Read(ref _zerosWritten);
 
     /// <summary>Writes zeros over [from, to); only ever past every byte written so far (see <see cref="Segment.FilledTo"/>).</summary>
@@ -180,7 +184,7 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
                 (uint error, uint done) = DirectFile.WriteAll(fd, (ulong)offset, (byte*)zeros, chunk);
                 if (error != 0)
                 {
-                    throw new IOException($"cannot preallocate the journal: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error);
+                    throw new IOException($"cannot preallocate the log segment: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error);
                 }
                 offset += done;
             }
@@ -222,7 +226,7 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
     private static readonly Segment Missing = new(-1, 0);
 
     /// <summary>
-    /// Counts the bytes from <paramref name="address"/> to the last non-zero byte of the journal, reading through
+    /// Counts the bytes from <paramref name="address"/> to the last non-zero byte of the log, reading through
     /// this device's own O_DIRECT descriptors (no page-cache copy of the segments). Only while nothing else
     /// writes (recovery, before the first append).
     /// </summary>
@@ -238,6 +242,10 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
                 Segment segment = Open(id, forWrite: false);
                 long from = id == address / SegmentSize ? address % SegmentSize : 0;
                 long end = DirectFile.Length(segment.Fd);
+                if (end <= from)
+                {
+                    continue; // the file ends before the address (cut short by damage): nothing past it
+                }
                 long lastNonZero = -1;
                 for (long offset = from / Sector * Sector; offset < end; offset += Chunk)
                 {
@@ -261,11 +269,11 @@ internal sealed unsafe class JournalDevice : StorageDeviceBase
         }
     }
 
-    private static void ThrowOnError(uint errno, string what)
+    private void ThrowOnError(uint errno, string what)
     {
         if (errno != 0)
         {
-            throw new IOException($"journal {what} failed: {Marshal.GetPInvokeErrorMessage((int)errno)}", (int)errno);
+            throw new IOException($"{FileName}: {what} failed: {Marshal.GetPInvokeErrorMessage((int)errno)}", (int)errno);
         }
     }
 
