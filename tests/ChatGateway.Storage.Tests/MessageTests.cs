@@ -104,6 +104,49 @@ public sealed class MessageTests
     }
 
     [Fact]
+    public async Task Dedupe_holds_for_ids_whose_entries_left_the_index_memory_and_expires_there_too()
+    {
+        // 4 MiB of index memory and ~24 MiB of messages: the first ids' dedupe entries are on disk, later ones in
+        // the read-only part of memory, the last ones in the mutable part. Each place takes its own path through
+        // the claim (pending I/O, copy-update, in-place update).
+        await using var temp = new TempStore(o =>
+        {
+            o.IndexMemoryBytes = 4 << 20;
+            o.DedupeWindow = TimeSpan.FromHours(1);
+        });
+        ChatStore store = await temp.OpenAsync();
+        const int Messages = 24_000;
+        var body = new byte[1000];
+        var sends = new ValueTask<WriteResult>[Messages];
+        for (int i = 0; i < Messages; i++)
+        {
+            sends[i] = store.AppendMessageAsync(1 + i % 8, 1, Id(i), body, requireMembership: false);
+        }
+        var seqs = new long[Messages];
+        for (int i = 0; i < Messages; i++)
+        {
+            seqs[i] = (await sends[i]).Seq;
+        }
+
+        int[] probes = [0, 1, 100, 5_000, 12_000, 20_000, 23_990, Messages - 1];
+        foreach (int i in probes)
+        {
+            WriteResult retry = await store.AppendMessageAsync(1 + i % 8, 1, Id(i), body, requireMembership: false);
+            Assert.Equal((WriteStatus.Duplicate, 1L + i % 8, seqs[i]), (retry.Status, retry.Conversation, retry.Seq));
+        }
+        Assert.Equal(Messages, Enumerable.Range(1, 8).Sum(c => store.GetConversation(c).Head));
+
+        temp.Time.Advance(TimeSpan.FromMinutes(61));
+        foreach (int i in probes)
+        {
+            WriteResult late = await store.AppendMessageAsync(1 + i % 8, 1, Id(i), body, requireMembership: false);
+            Assert.Equal(WriteStatus.Ok, late.Status); // past the window: a new message, and the entry now names it
+            WriteResult retry = await store.AppendMessageAsync(1 + i % 8, 1, Id(i), body, requireMembership: false);
+            Assert.Equal((WriteStatus.Duplicate, late.Seq), (retry.Status, retry.Seq));
+        }
+    }
+
+    [Fact]
     public async Task An_empty_client_id_is_never_deduplicated()
     {
         await using var temp = new TempStore();

@@ -123,12 +123,26 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         }
     }
 
-    public void Apply(scoped in JournalRecord record)
+    /// <summary>
+    /// Records that <paramref name="sender"/>'s <paramref name="clientId"/> is <paramref name="entry"/>, unless an
+    /// entry from at or after <paramref name="freshSince"/> is already there: then returns false and that entry.
+    /// The writer claims before it appends the message and then applies the message with dedupeClaimed, so a
+    /// message costs one index operation for its dedupe entry instead of a read and a write.
+    /// </summary>
+    public bool TryClaimDedupe(long sender, ClientMessageId clientId, in DedupeEntry entry, long freshSince, out DedupeEntry original)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        return session.ClaimDedupe(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), entry, freshSince, out original);
+    }
+
+    /// <param name="record">The record, as journaled.</param>
+    /// <param name="dedupeClaimed">A message whose dedupe entry <see cref="TryClaimDedupe"/> already wrote (the writer); recovery passes false.</param>
+    public void Apply(scoped in JournalRecord record, bool dedupeClaimed = false)
     {
         switch (record.Kind)
         {
             case RecordKind.MessageAppended:
-                ApplyMessage(record);
+                ApplyMessage(record, dedupeClaimed);
                 break;
             case RecordKind.MemberAdded:
                 ApplyMemberAdded(record.Conversation, record.User, record.Timestamp);
@@ -150,7 +164,7 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         }
     }
 
-    private void ApplyMessage(scoped in JournalRecord record)
+    private void ApplyMessage(scoped in JournalRecord record, bool dedupeClaimed)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
         var header = new MessageHeader
@@ -165,7 +179,7 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         record.Body.CopyTo(value[MessageHeader.Size..]);
         session.Upsert(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Seq), value);
 
-        if (!record.ClientId.IsEmpty)
+        if (!record.ClientId.IsEmpty && !dedupeClaimed)
         {
             session.Upsert(StateKey.Of(key, KeyKind.Dedupe, record.User, record.ClientId),
                 new DedupeEntry { Conversation = record.Conversation, Seq = record.Seq, Timestamp = record.Timestamp });

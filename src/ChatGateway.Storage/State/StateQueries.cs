@@ -25,12 +25,6 @@ internal static class StateQueries
         return found;
     }
 
-    public static bool TryGetDedupe(StateSession session, long sender, ClientMessageId clientId, out DedupeEntry entry)
-    {
-        Span<byte> key = stackalloc byte[StateKey.MaxLength];
-        return session.TryRead(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), out entry);
-    }
-
     /// <summary>The highest seq <paramref name="user"/> marked read in <paramref name="conversation"/>; 0 when none.</summary>
     public static long ReadPosition(StateSession session, long user, long conversation)
     {

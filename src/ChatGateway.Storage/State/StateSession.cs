@@ -10,11 +10,12 @@ namespace ChatGateway.Storage.State;
 /// </summary>
 internal sealed unsafe class StateSession : IDisposable
 {
-    private readonly ClientSession<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty, SpanByteFunctions<Empty>> _session;
+    private readonly ClientSession<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty, StateFunctions> _session;
+    private readonly StateFunctions _functions = new();
 
     public StateSession(FasterKV<SpanByte, SpanByte> store)
     {
-        _session = store.For(new SpanByteFunctions<Empty>()).NewSession<SpanByteFunctions<Empty>>();
+        _session = store.For(_functions).NewSession<StateFunctions>();
     }
 
     public bool TryRead<T>(ReadOnlySpan<byte> key, out T value) where T : unmanaged
@@ -87,6 +88,30 @@ internal sealed unsafe class StateSession : IDisposable
             var valueBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(v, value.Length));
             _session.Upsert(ref keyBytes, ref valueBytes);
         }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="entry"/> under <paramref name="key"/> unless the key holds an entry with a timestamp at
+    /// or after <paramref name="freshSince"/>: then nothing is written and that entry is returned. One index
+    /// operation for the check and the write (see <see cref="StateFunctions"/>).
+    /// </summary>
+    public bool ClaimDedupe(ReadOnlySpan<byte> key, in DedupeEntry entry, long freshSince, out DedupeEntry existing)
+    {
+        fixed (byte* k = key)
+        fixed (DedupeEntry* v = &entry)
+        {
+            var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
+            var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(v, sizeof(DedupeEntry)));
+            _functions.FreshSince = freshSince;
+            _functions.Found = false;
+            Status status = _session.RMW(ref keyBytes, ref input);
+            if (status.IsPending)
+            {
+                _session.CompletePending(wait: true); // the key's record is on disk: its callbacks run in here
+            }
+        }
+        existing = _functions.Existing;
+        return !_functions.Found;
     }
 
     public void Delete(ReadOnlySpan<byte> key)

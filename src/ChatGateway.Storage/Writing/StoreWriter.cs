@@ -393,16 +393,17 @@ internal sealed class StoreWriter : IAsyncDisposable
         {
             return new WriteResult(WriteStatus.NotMember, command.Conversation);
         }
-        if (!command.ClientId.IsEmpty
-            && StateQueries.TryGetDedupe(_session, command.User, command.ClientId, out DedupeEntry original)
-            && original.Timestamp >= now - (long)_options.DedupeWindow.TotalMilliseconds)
-        {
-            return new WriteResult(WriteStatus.Duplicate, original.Conversation, original.Seq, original.Timestamp);
-        }
 
         ConversationState state = _machine.GetConversation(command.Conversation);
         long seq = state.Head + 1;
         long timestamp = Math.Max(now, state.LastTimestamp);
+        bool claimed = !command.ClientId.IsEmpty;
+        if (claimed
+            && !_machine.TryClaimDedupe(command.User, command.ClientId, new DedupeEntry { Conversation = command.Conversation, Seq = seq, Timestamp = timestamp },
+                freshSince: now - (long)_options.DedupeWindow.TotalMilliseconds, out DedupeEntry original))
+        {
+            return new WriteResult(WriteStatus.Duplicate, original.Conversation, original.Seq, original.Timestamp);
+        }
         long keep = _options.RetainMessagesPerConversation;
         long deleteSeq = keep > 0 && seq - keep >= state.EarliestSeq ? seq - keep : 0;
         Append(new JournalRecord
@@ -415,7 +416,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             Aux = deleteSeq,
             ClientId = command.ClientId,
             Body = command.BodySpan,
-        });
+        }, dedupeClaimed: claimed);
         return new WriteResult(WriteStatus.Ok, command.Conversation, seq, timestamp, created);
     }
 
@@ -448,11 +449,11 @@ internal sealed class StoreWriter : IAsyncDisposable
         return true;
     }
 
-    private void Append(scoped in JournalRecord record)
+    private void Append(scoped in JournalRecord record, bool dedupeClaimed = false)
     {
         int length = JournalCodec.Encode(_recordBuffer, record);
         _journal.Append(_recordBuffer.AsSpan(0, length));
-        _machine.Apply(record);
+        _machine.Apply(record, dedupeClaimed);
         Records++;
     }
 
