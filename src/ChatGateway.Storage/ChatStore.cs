@@ -133,6 +133,9 @@ public sealed class ChatStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Records replayed per hold of the index's epoch.</summary>
+    private const int ReplayStretch = 1024;
+
     private static (long Replayed, long? DamagedAt) Replay(JournalLog journal, StateMachine machine, long from, ILogger logger)
     {
         long to = journal.CommittedUntilAddress;
@@ -141,27 +144,42 @@ public sealed class ChatStore : IAsyncDisposable
             return (0, null);
         }
         long replayed = 0;
+        long flushedAt = 0;
         long address = from;
         try
         {
             using FasterLogScanIterator iterator = journal.Scan(from, to);
-            while (iterator.GetNext(MemoryPool<byte>.Shared, out IMemoryOwner<byte> entry, out int length, out long current, out long next))
+            for (bool more = true; more;)
             {
-                using (entry)
+                // The index's epoch is held for a stretch of records, not entered per operation (as the writer
+                // does per batch), and let go between stretches so the index's page flushes and evictions move on.
+                using (machine.HoldEpoch())
                 {
-                    address = current;
-                    if (!JournalCodec.TryDecode(entry.Memory.Span[..length], out JournalRecord record))
+                    for (int i = 0; i < ReplayStretch; i++)
                     {
-                        logger.LogError("Journal record at {Address} is not readable; recovery stops before it", current);
-                        return (replayed, current);
+                        if (!iterator.GetNext(MemoryPool<byte>.Shared, out IMemoryOwner<byte> entry, out int length, out long current, out long next))
+                        {
+                            more = false;
+                            break;
+                        }
+                        using (entry)
+                        {
+                            address = current;
+                            if (!JournalCodec.TryDecode(entry.Memory.Span[..length], out JournalRecord record))
+                            {
+                                logger.LogError("Journal record at {Address} is not readable; recovery stops before it", current);
+                                return (replayed, current);
+                            }
+                            machine.Apply(record);
+                            replayed++;
+                            address = next;
+                        }
                     }
-                    machine.Apply(record);
-                    replayed++;
-                    if (replayed % StateMachine.CacheLimit == 0)
-                    {
-                        machine.FlushConversations(); // everything replayed is committed
-                    }
-                    address = next;
+                }
+                if (replayed >= flushedAt + StateMachine.CacheLimit)
+                {
+                    machine.FlushConversations(); // everything replayed is committed
+                    flushedAt = replayed;
                 }
             }
             // The scan stopped before the committed end: what lies between could not be read.

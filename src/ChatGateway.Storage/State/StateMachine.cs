@@ -57,6 +57,9 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         _knownMembers.Add((conversation, user));
     }
 
+    /// <summary>Holds the index's epoch across the operations of a batch or a stretch of replay (<see cref="StateSession.HoldEpoch"/>).</summary>
+    public StateSession.EpochScope HoldEpoch() => session.HoldEpoch();
+
     /// <summary>The working state of a conversation, including changes not yet committed.</summary>
     public ConversationState GetConversation(long conversation)
     {

@@ -11,11 +11,54 @@ namespace ChatGateway.Storage.State;
 internal sealed unsafe class StateSession : IDisposable
 {
     private readonly ClientSession<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty, StateFunctions> _session;
+    private readonly UnsafeContext<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty, StateFunctions> _context;
     private readonly StateFunctions _functions = new();
+    private bool _held;
 
     public StateSession(FasterKV<SpanByte, SpanByte> store)
     {
         _session = store.For(_functions).NewSession<StateFunctions>();
+        _context = _session.UnsafeContext;
+    }
+
+    /// <summary>
+    /// Keeps this thread inside FASTER's epoch until the scope is disposed, so the operations in between skip
+    /// their own enter and leave (each one reserves an epoch entry through a thread-local lookup and drains
+    /// pending epoch actions on the way out). The writer holds it while it executes a batch, recovery while it
+    /// replays a stretch of records. Nothing in the scope may await or block for long: flushes and checkpoints
+    /// wait for every thread to leave the epoch it holds.
+    /// </summary>
+    public EpochScope HoldEpoch()
+    {
+        _context.BeginUnsafe();
+        _held = true;
+        return new EpochScope(this);
+    }
+
+    public readonly struct EpochScope(StateSession session) : IDisposable
+    {
+        public void Dispose()
+        {
+            session._held = false;
+            session._context.EndUnsafe();
+        }
+    }
+
+    // Outside a held scope each operation enters and leaves the epoch itself, as FASTER's safe calls do.
+    private void Enter()
+    {
+        if (!_held)
+        {
+            _context.BeginUnsafe();
+        }
+    }
+
+    private void Leave()
+    {
+        if (!_held)
+        {
+            _context.EndUnsafe();
+        }
     }
 
     public bool TryRead<T>(ReadOnlySpan<byte> key, out T value) where T : unmanaged
@@ -45,20 +88,29 @@ internal sealed unsafe class StateSession : IDisposable
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
             var output = new SpanByteAndMemory(SpanByte.FromFixedSpan(new Span<byte>(d, destination.Length)));
-            Status status = _session.Read(ref keyBytes, ref output);
-            if (status.IsPending)
+            Status status;
+            Enter();
+            try
             {
-                // On disk: wait for the I/O here. Only reads of cold history get this far.
-                _session.CompletePendingWithOutputs(out CompletedOutputIterator<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty> completed, wait: true);
-                using (completed)
+                status = _context.Read(ref keyBytes, ref output);
+                if (status.IsPending)
                 {
-                    if (!completed.Next())
+                    // On disk: wait for the I/O here. Only reads of cold history get this far.
+                    _context.CompletePendingWithOutputs(out CompletedOutputIterator<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty> completed, wait: true);
+                    using (completed)
                     {
-                        return -1;
+                        if (!completed.Next())
+                        {
+                            return -1;
+                        }
+                        status = completed.Current.Status;
+                        output = completed.Current.Output;
                     }
-                    status = completed.Current.Status;
-                    output = completed.Current.Output;
                 }
+            }
+            finally
+            {
+                Leave();
             }
             if (!status.Found)
             {
@@ -86,7 +138,15 @@ internal sealed unsafe class StateSession : IDisposable
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
             var valueBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(v, value.Length));
-            _session.Upsert(ref keyBytes, ref valueBytes);
+            Enter();
+            try
+            {
+                _context.Upsert(ref keyBytes, ref valueBytes);
+            }
+            finally
+            {
+                Leave();
+            }
         }
     }
 
@@ -104,10 +164,18 @@ internal sealed unsafe class StateSession : IDisposable
             var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(v, sizeof(DedupeEntry)));
             _functions.FreshSince = freshSince;
             _functions.Found = false;
-            Status status = _session.RMW(ref keyBytes, ref input);
-            if (status.IsPending)
+            Enter();
+            try
             {
-                _session.CompletePending(wait: true); // the key's record is on disk: its callbacks run in here
+                Status status = _context.RMW(ref keyBytes, ref input);
+                if (status.IsPending)
+                {
+                    _context.CompletePending(wait: true); // the key's record is on disk: its callbacks run in here
+                }
+            }
+            finally
+            {
+                Leave();
             }
         }
         existing = _functions.Existing;
@@ -119,10 +187,18 @@ internal sealed unsafe class StateSession : IDisposable
         fixed (byte* k = key)
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
-            Status status = _session.Delete(ref keyBytes);
-            if (status.IsPending)
+            Enter();
+            try
             {
-                _session.CompletePending(wait: true);
+                Status status = _context.Delete(ref keyBytes);
+                if (status.IsPending)
+                {
+                    _context.CompletePending(wait: true);
+                }
+            }
+            finally
+            {
+                Leave();
             }
         }
     }

@@ -268,10 +268,13 @@ internal sealed class StoreWriter : IAsyncDisposable
     {
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         long recordsBefore = Records;
-        foreach (WriteCommand command in batch.Commands)
+        using (_session.HoldEpoch()) // one epoch entry for the batch's index operations, not one per operation
         {
-            batch.Results.Add(Execute(command, now));
-            command.ReleaseBody();
+            foreach (WriteCommand command in batch.Commands)
+            {
+                batch.Results.Add(Execute(command, now));
+                command.ReleaseBody();
+            }
         }
         _machine.TakeChanges(batch.Conversations);
         if (Records != recordsBefore && _options.Durability == DurabilityMode.Commit)
