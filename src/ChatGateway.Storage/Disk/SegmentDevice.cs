@@ -33,6 +33,8 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
     private const long FillAhead = 8L << 20;
 
     private readonly Dictionary<int, Segment> _segments = [];
+    // Unbounded as a type, bounded by FASTER: a log never has more writes in flight than pages in its memory
+    // (64 for the journal, 256 for the index by default), nor more reads than its sessions have pending operations.
     private readonly Queue<Request> _requests = new();
     private readonly SemaphoreSlim _pending = new(0);
     private readonly Thread _thread;
