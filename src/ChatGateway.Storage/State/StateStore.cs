@@ -68,10 +68,19 @@ internal sealed class StateStore : IDisposable
         return new Reader(this, session);
     }
 
-    /// <summary>A full (index + log) snapshot checkpoint. The caller makes sure no write is half-applied.</summary>
+    /// <summary>
+    /// A full (hash index + log) checkpoint. The caller makes sure no write is half-applied.
+    /// <para>
+    /// Fold-over, not snapshot: a snapshot writes the log's whole in-memory part (up to IndexMemoryBytes) to a
+    /// separate file at every checkpoint, through FASTER's buffered device; a fold-over flushes only what is not
+    /// on disk yet, through <see cref="Disk.SegmentDevice"/>, and makes it read-only (a record updated after it is
+    /// copied to the tail). In the pairs benchmark (a checkpoint every ~8 s) the snapshots' page-cache copy was
+    /// 10% of the server's CPU: delivered per server CPU-second +13–15%.
+    /// </para>
+    /// </summary>
     public async Task<Guid> CheckpointAsync()
     {
-        (bool success, Guid token) = await _kv.TakeFullCheckpointAsync(CheckpointType.Snapshot).ConfigureAwait(false);
+        (bool success, Guid token) = await _kv.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
         if (!success)
         {
             throw new StoreException("the index checkpoint could not be taken");
