@@ -75,7 +75,8 @@ internal sealed class StateStore : IDisposable
     /// separate file at every checkpoint, through FASTER's buffered device; a fold-over flushes only what is not
     /// on disk yet, through <see cref="Disk.SegmentDevice"/>, and makes it read-only (a record updated after it is
     /// copied to the tail). In the pairs benchmark (a checkpoint every ~8 s) the snapshots' page-cache copy was
-    /// 10% of the server's CPU: delivered per server CPU-second +13–15%.
+    /// 10% of the server's CPU (2.7% with fold-overs, the hash index file): delivered per server CPU-second
+    /// +6–8% (two interleaved rounds, docs/benchmarks.md).
     /// </para>
     /// </summary>
     public async Task<Guid> CheckpointAsync()
