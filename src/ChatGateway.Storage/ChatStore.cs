@@ -89,6 +89,16 @@ public sealed class ChatStore : IAsyncDisposable
             session = state.NewSession();
             var machine = new StateMachine(session, options.MaxBodyBytes);
 
+            if (journal.CommittedUntilAddress < metadata.ReplayFrom)
+            {
+                // The last checkpoint committed the journal up to ReplayFrom before it was recorded, so a journal
+                // that now ends earlier lost its commit metadata (or files). Opening it would hand out the seqs
+                // after the checkpoint a second time: refuse, loudly.
+                throw new StoreCorruptedException(
+                    $"{directory}: the journal recovered to address {journal.CommittedUntilAddress}, before {metadata.ReplayFrom} where the last " +
+                    "checkpoint left it: its commit metadata or segment files are missing or unreadable. Opening it would reuse sequence numbers; " +
+                    "restore the journal folder from a backup");
+            }
             long replayFrom = Math.Max(metadata.ReplayFrom, journal.BeginAddress);
             bool crashed = saved is { CleanShutdown: false };
             long bytesPastCommit = crashed ? journal.BytesPastCommit() : 0;

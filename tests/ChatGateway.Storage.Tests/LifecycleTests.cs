@@ -91,4 +91,30 @@ public sealed class LifecycleTests
 
         Assert.Throws<ObjectDisposedException>(() => { _ = store.AppendMessageAsync(1, 1, default, "x"u8, requireMembership: false); });
     }
+
+    [Fact]
+    public async Task A_journal_that_lost_its_commit_metadata_is_refused_rather_than_reusing_seqs()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 1; i <= 20; i++)
+        {
+            await store.AppendMessageAsync(1, 1, new ClientMessageId(1, (ulong)i), "kept"u8, requireMembership: false);
+        }
+        await store.DisposeAsync(); // the shutdown checkpoint records where the journal had got to
+
+        // What an operator copying only part of the folder, or a lost file, leaves: segments without commits.
+        string journal = Path.Combine(temp.Directory, "journal");
+        foreach (string file in System.IO.Directory.GetFiles(journal, "commit-metadata"))
+        {
+            File.Delete(file);
+        }
+        foreach (string folder in System.IO.Directory.GetDirectories(journal))
+        {
+            System.IO.Directory.Delete(folder, recursive: true); // FASTER's own commit files, on other platforms
+        }
+
+        StoreCorruptedException refused = await Assert.ThrowsAsync<StoreCorruptedException>(() => ChatStore.OpenAsync(temp.Options));
+        Assert.Contains("would reuse sequence numbers", refused.Message);
+    }
 }
