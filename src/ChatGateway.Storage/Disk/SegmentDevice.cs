@@ -231,58 +231,6 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
 
     private static readonly Segment Missing = new(-1, 0);
 
-    /// <summary>
-    /// Counts the bytes from <paramref name="address"/> to the last non-zero byte of the log, reading through
-    /// this device's own O_DIRECT descriptors (no page-cache copy of the segments). Only while nothing else
-    /// writes (recovery, before the first append).
-    /// </summary>
-    public long PastAddress(long address)
-    {
-        const int Chunk = 1 << 20;
-        byte* buffer = (byte*)NativeMemory.AlignedAlloc(Chunk, 4096);
-        try
-        {
-            long total = 0;
-            for (int id = (int)(address / SegmentSize); File.Exists(SegmentPath(id)); id++)
-            {
-                Segment segment = Open(id, forWrite: false);
-                long from = id == address / SegmentSize ? address % SegmentSize : 0;
-                long end = DirectFile.Length(segment.Fd);
-                if (end <= from)
-                {
-                    continue; // the file ends before the address (cut short by damage): nothing past it
-                }
-                long lastNonZero = -1;
-                for (long offset = from / Sector * Sector; offset < end; offset += Chunk)
-                {
-                    (uint error, _) = DirectFile.ReadAll(segment.Fd, (ulong)offset, buffer, Chunk);
-                    ThrowOnError(error, "read");
-                    var bytes = new ReadOnlySpan<byte>(buffer, (int)Math.Min(Chunk, end - offset));
-                    int skip = (int)Math.Max(0, from - offset);
-                    int last = bytes[skip..].LastIndexOfAnyExcept((byte)0);
-                    if (last >= 0)
-                    {
-                        lastNonZero = offset + skip + last;
-                    }
-                }
-                total += Math.Max(0, lastNonZero + 1 - from);
-            }
-            return total;
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(buffer);
-        }
-    }
-
-    private void ThrowOnError(uint errno, string what)
-    {
-        if (errno != 0)
-        {
-            throw new IOException($"{FileName}: {what} failed: {Marshal.GetPInvokeErrorMessage((int)errno)}", (int)errno);
-        }
-    }
-
     private string SegmentPath(int id) => FileName + "." + id;
 
     public override long GetFileSize(int segment)

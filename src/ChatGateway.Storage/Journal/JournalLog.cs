@@ -140,15 +140,12 @@ internal sealed class JournalLog : IDisposable
     /// <summary>
     /// Bytes written to the journal files past the committed end, up to the last non-zero byte. After a crash
     /// these are a batch torn mid-write (never acknowledged) or, when large, damage that made FASTER's recovery
-    /// stop at an earlier commit. Read once at recovery: only the tail of the last segments is scanned.
+    /// stop at an earlier commit. Read once at recovery, before anything is written (a buffered read: whatever it
+    /// leaves in the page cache, the device's O_DIRECT writes invalidate); only the tail of the last segments.
     /// </summary>
     public long BytesPastCommit()
     {
         long address = _log.CommittedUntilAddress;
-        if (_parts.Device is SegmentDevice device)
-        {
-            return device.PastAddress(address); // through its O_DIRECT files: no page-cache copy of the segments
-        }
         long total = 0;
         for (long segment = address / SegmentBytes; ; segment++)
         {
