@@ -52,10 +52,6 @@ public class AppendBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        StoreStats stats = _store.Stats;
-        Console.WriteLine($"// batch {Batch}: {_invocations} invocations, {stats.Records} records, {stats.Batches} writer batches " +
-                          $"({(double)stats.Records / Math.Max(1, stats.Batches):F1} records per commit)");
-        _store.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        Directory.Delete(_directory, recursive: true);
+        BenchStore.Close(_store, _directory, $"batch {Batch}", _invocations);
     }
 }

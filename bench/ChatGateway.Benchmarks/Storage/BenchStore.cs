@@ -18,4 +18,14 @@ internal static class BenchStore
     };
 
     public static string NewDirectory() => Directory.CreateTempSubdirectory("chatgw-bench-").FullName;
+
+    /// <summary>Prints the writer's records per commit (the batch sizes it really saw), then closes the store and deletes its folder.</summary>
+    public static void Close(ChatStore store, string directory, string label, long invocations)
+    {
+        StoreStats stats = store.Stats;
+        Console.WriteLine($"// {label}: {invocations} invocations, {stats.Records} records, {stats.Batches} writer batches " +
+                          $"({(double)stats.Records / Math.Max(1, stats.Batches):F1} records per commit)");
+        store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Directory.Delete(directory, recursive: true);
+    }
 }

@@ -68,10 +68,6 @@ public class PipelinedAppendBenchmarks
         {
             _previous[i].AsTask().GetAwaiter().GetResult();
         }
-        StoreStats stats = _store.Stats;
-        Console.WriteLine($"// pipelined batch {Batch}: {_invocations} invocations, {stats.Records} records, {stats.Batches} writer batches " +
-                          $"({(double)stats.Records / Math.Max(1, stats.Batches):F1} records per commit)");
-        _store.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        Directory.Delete(_directory, recursive: true);
+        BenchStore.Close(_store, _directory, $"pipelined batch {Batch}", _invocations);
     }
 }
