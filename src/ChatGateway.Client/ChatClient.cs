@@ -17,6 +17,7 @@ public sealed partial class ChatClient : IAsyncDisposable
     private readonly Uri _server;
     private readonly Func<CancellationToken, ValueTask<string>> _tokenProvider;
     private readonly ChatClientOptions _options;
+    private readonly ClientMessageIdSource _messageIds = new();
     private readonly Channel<ChatEvent> _events;
     private readonly SemaphoreSlim _stateLock = new(1, 1);
     private readonly ConversationTracker _tracker;
@@ -87,11 +88,11 @@ public sealed partial class ChatClient : IAsyncDisposable
 
     /// <summary>Sends to a conversation; returns the ack (seq, timestamp). Retried across reconnects with the same id until acked.</summary>
     public Task<AckMessage> SendAsync(long conversation, ReadOnlyMemory<byte> body, Guid? clientMessageId = null, CancellationToken cancellationToken = default) =>
-        SendCoreAsync(conversation, 0, body, clientMessageId ?? Guid.NewGuid(), cancellationToken);
+        SendCoreAsync(conversation, 0, body, clientMessageId ?? _messageIds.Next(), cancellationToken);
 
     /// <summary>Sends to the 1:1 conversation with <paramref name="user"/> (created by the first message).</summary>
     public Task<AckMessage> SendToUserAsync(long user, ReadOnlyMemory<byte> body, Guid? clientMessageId = null, CancellationToken cancellationToken = default) =>
-        SendCoreAsync(0, user, body, clientMessageId ?? Guid.NewGuid(), cancellationToken);
+        SendCoreAsync(0, user, body, clientMessageId ?? _messageIds.Next(), cancellationToken);
 
     private async Task<AckMessage> SendCoreAsync(long conversation, long toUser, ReadOnlyMemory<byte> body, Guid clientMessageId, CancellationToken cancellationToken)
     {

@@ -75,8 +75,8 @@ public sealed class ChatStore : IAsyncDisposable
         {
             long started = Stopwatch.GetTimestamp();
             StoreMetadata? saved = StoreMetadata.Load(directory);
-            StoreMetadata metadata = saved ?? new StoreMetadata();
-            state = new StateStore(Path.Combine(directory, "index"), options);
+            StoreMetadata metadata = saved ?? new StoreMetadata { Format = options.NewStoreFormat };
+            state = new StateStore(Path.Combine(directory, "index"), options, metadata.Format);
             if (metadata.Checkpoint is Guid checkpoint)
             {
                 state.Recover(checkpoint);

@@ -11,6 +11,9 @@ public sealed class StoreOptions
 
     public DurabilityMode Durability { get; set; } = DurabilityMode.Commit;
 
+    /// <summary>On-disk format of a store created with these options; tests create older formats with it. Not configuration.</summary>
+    internal int NewStoreFormat { get; set; } = Recovery.StoreMetadata.CurrentFormat;
+
     /// <summary>In <see cref="DurabilityMode.Relaxed"/>, the longest time a completed write may stay uncommitted.</summary>
     public TimeSpan RelaxedCommitInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 

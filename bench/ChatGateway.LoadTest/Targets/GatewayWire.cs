@@ -23,10 +23,11 @@ public sealed class GatewayWire(Tokens tokens) : Wire
     public void WriteGroupSend(IBufferWriter<byte> output, long conversation, long id, ReadOnlySpan<byte> body) =>
         ClientRequestWriter.Send(output, (uint)id, conversation, 0, ClientId(stackalloc byte[16], id), body);
 
+    /// <summary>The SDK's layout (ClientMessageIdSource): a prefix, then a counter, big-endian.</summary>
     private static ReadOnlySpan<byte> ClientId(Span<byte> id, long counter)
     {
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(id, counter);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(id[8..], 0x6c6f6164); // "load"
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(id, 0x6c6f6164); // "load"
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(id[8..], counter);
         return id;
     }
 

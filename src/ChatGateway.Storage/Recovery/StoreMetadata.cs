@@ -11,8 +11,15 @@ namespace ChatGateway.Storage.Recovery;
 /// </summary>
 internal sealed record StoreMetadata
 {
-    /// <summary>On-disk format this version writes and reads. 2: index keys hashed by <see cref="State.StateKeyComparer"/>.</summary>
-    public const int CurrentFormat = 2;
+    /// <summary>
+    /// On-disk format of a new store. 2: index keys hashed uniformly; 3: keys with a counting last part (seqs,
+    /// client message ids) hashed near each other (<see cref="State.StateKeyComparer"/>). A store keeps the format
+    /// it was created with: the checkpointed hash index is laid out by it.
+    /// </summary>
+    public const int CurrentFormat = 3;
+
+    /// <summary>Formats this version opens.</summary>
+    public const int OldestReadableFormat = 2;
 
     public int Format { get; init; } = CurrentFormat;
     public Guid? Checkpoint { get; init; }
@@ -34,9 +41,9 @@ internal sealed record StoreMetadata
         {
             StoreMetadata metadata = JsonSerializer.Deserialize<StoreMetadata>(File.ReadAllBytes(path))
                                      ?? throw new StoreCorruptedException($"{path} is empty");
-            if (metadata.Format != CurrentFormat)
+            if (metadata.Format is < OldestReadableFormat or > CurrentFormat)
             {
-                throw new StoreCorruptedException($"{path}: store format {metadata.Format}; this version reads format {CurrentFormat} only");
+                throw new StoreCorruptedException($"{path}: store format {metadata.Format}; this version reads formats {OldestReadableFormat} to {CurrentFormat}");
             }
             return metadata;
         }

@@ -20,7 +20,8 @@ internal sealed class StateStore : IDisposable
     /// <summary>Page size of the index's hybrid log: part of its on-disk format, so a constant (see <see cref="Journal.JournalLog.PageBytes"/>).</summary>
     public const long PageBytes = 1L << 20;
 
-    public StateStore(string directory, StoreOptions options)
+    /// <param name="format">The store's on-disk format, which picks the key hash (<see cref="StateKeyComparer.ForFormat"/>).</param>
+    public StateStore(string directory, StoreOptions options, int format)
     {
         string checkpointDir = Path.Combine(directory, "checkpoints");
         _checkpoints = new DeviceLogCommitCheckpointManager(
@@ -35,7 +36,7 @@ internal sealed class StateStore : IDisposable
             MemorySize = options.IndexMemoryBytes,
             PageSize = PageBytes,
             IndexSize = options.IndexHashBytes,
-            EqualityComparer = StateKeyComparer.Instance,
+            EqualityComparer = StateKeyComparer.ForFormat(format),
             RemoveOutdatedCheckpoints = false,
             // Per-record locks: presence is written from any thread, and records updated in place are read concurrently.
             ConcurrencyControlMode = ConcurrencyControlMode.RecordIsolation,

@@ -61,6 +61,32 @@ public sealed class ClientSdkTests
     }
 
     [Fact]
+    public async Task Ids_the_sdk_gives_messages_count_up_behind_a_prefix_of_their_own_per_client()
+    {
+        await using ChatTestServer server = await ChatTestServer.StartAsync();
+        await using ChatClient alice = server.Client(Alice);
+        await using ChatClient aliceElsewhere = server.Client(Alice);
+        await using ChatClient bob = server.Client(Bob);
+        await alice.ConnectAsync();
+        await aliceElsewhere.ConnectAsync();
+        await bob.ConnectAsync();
+
+        var ids = new List<byte[]>();
+        foreach (ChatClient sender in new[] { alice, alice, alice, aliceElsewhere })
+        {
+            await sender.SendToUserAsync(Bob, "x"u8.ToArray());
+            ids.Add((await NextAsync<MessageEvent>(bob)).Message.ClientMessageId.ToByteArray(bigEndian: true));
+        }
+
+        static ulong Prefix(byte[] id) => System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(id);
+        static ulong Counter(byte[] id) => System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(id.AsSpan(8));
+        Assert.Equal(Prefix(ids[0]), Prefix(ids[1]));
+        Assert.Equal(Prefix(ids[0]), Prefix(ids[2]));
+        Assert.Equal(new ulong[] { 1, 2, 3 }, ids.Take(3).Select(Counter));
+        Assert.NotEqual(Prefix(ids[0]), Prefix(ids[3])); // another client of the same user: another prefix
+    }
+
+    [Fact]
     public async Task After_a_dropped_connection_the_sdk_reconnects_and_emits_exactly_the_missed_messages_in_order()
     {
         await using ChatTestServer server = await ChatTestServer.StartAsync();
