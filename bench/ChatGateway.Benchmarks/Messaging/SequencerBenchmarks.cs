@@ -70,8 +70,9 @@ public class SequencerBenchmarks
             int index = (int)(id % Conversations);
             long conversation = _conversations[index];
             long sender = 2 * index + 1;
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(clientId, 0x5eed_0000_0000_0001UL); // the SDK's layout: a per-client prefix, then a counter
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(clientId[8..], id);
+            // The SDK's ids: a prefix of the sending client's own, then that client's counter (each sender counts its sends).
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(clientId, 0x5eed_0000_0000_0000UL | (ulong)sender);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(clientId[8..], id / Conversations + 1);
             OutboundFrame frame = OutboundFrame.Rent(_body.Length + 64);
             MessagePackWriter w = frame.Writer();
             ServerMessageWriter.Deliver(ref w, conversation, 0, sender, 0, clientId, _body);

@@ -110,7 +110,7 @@ public static class RateWorker
                 int pair = (int)(sent % senders.Length);
                 BinaryPrimitives.WriteInt64LittleEndian(body, due);
                 scratch.ResetWrittenCount();
-                wire.WriteSend(scratch, Workers.ReceiverOf(pair), sent + 1, body);
+                wire.WriteSend(scratch, Workers.ReceiverOf(pair), sent / senders.Length + 1, body); // each sender counts its own sends, as SDK clients do
                 senders[pair].Append(scratch.WrittenSpan);
                 touched[pair] = true;
                 if (due >= windowStart && due < windowEnd)
