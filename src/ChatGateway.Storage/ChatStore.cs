@@ -56,6 +56,12 @@ public sealed class ChatStore : IAsyncDisposable
     /// <summary>1 for a new store; increases each time the store is opened after a crash (see <see cref="DurabilityMode.Relaxed"/>).</summary>
     public long Incarnation => _writer.Metadata.Incarnation;
 
+    /// <summary>The index log's device when it is ours (Linux): tests inject write failures through it.</summary>
+    internal Disk.SegmentDevice? IndexDevice => _state.Device;
+
+    /// <summary>The journal's device when it is ours (Linux).</summary>
+    internal Disk.SegmentDevice? JournalDevice => _journal.Device;
+
     public StoreStats Stats => new(_writer.Batches, _writer.Records, _writer.Checkpoints, _journal.TailAddress - _journal.BeginAddress,
         _journal.CommittedUntilAddress - _journal.BeginAddress, Incarnation);
 

@@ -45,7 +45,8 @@ public sealed class TempStore : IAsyncDisposable
     {
         if (Store is not null)
         {
-            await Store.DisposeAsync();
+            // Bounded: a store whose writer hangs fails its test here rather than stalling the whole run.
+            await Store.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
         }
         System.IO.Directory.Delete(Directory, recursive: true);
     }

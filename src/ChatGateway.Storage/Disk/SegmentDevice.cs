@@ -38,7 +38,18 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
     private readonly Queue<Request> _requests = new();
     private readonly SemaphoreSlim _pending = new(0);
     private readonly Thread _thread;
+    private readonly TaskCompletionSource<IOException> _writeFailure = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
+
+    /// <summary>Tests only: when not 0, every write fails with this errno without reaching the file.</summary>
+    internal volatile int InjectedWriteError;
+
+    /// <summary>
+    /// Completes with the first failed write. FASTER 2.6.5 does not surface a failed page flush of a FasterKV log:
+    /// the page never counts as flushed and whatever waits for it (a checkpoint, a full log) waits forever. The
+    /// store watches this instead and stops with a clear error.
+    /// </summary>
+    public Task<IOException> WriteFailure => _writeFailure.Task;
 
     public SegmentDevice(string fileName) : base(fileName, Sector, -1)
     {
@@ -102,15 +113,27 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
             uint done = 0;
             try
             {
-                Segment segment = Open(request.Segment, forWrite: request.Write);
-                (error, done) = request.Write
-                    ? Write(request.Segment, segment, request.Offset, (byte*)request.Buffer, request.Length)
-                    : DirectFile.ReadAll(segment.Fd, request.Offset, (byte*)request.Buffer, request.Length);
+                if (request.Write && InjectedWriteError != 0)
+                {
+                    error = (uint)InjectedWriteError;
+                }
+                else
+                {
+                    Segment segment = Open(request.Segment, forWrite: request.Write);
+                    (error, done) = request.Write
+                        ? Write(request.Segment, segment, request.Offset, (byte*)request.Buffer, request.Length)
+                        : DirectFile.ReadAll(segment.Fd, request.Offset, (byte*)request.Buffer, request.Length);
+                }
             }
             catch (Exception ex) when (ex is IOException or AggregateException)
             {
                 error = (uint)(ex.HResult & 0xFFFF);
                 error = error == 0 ? 5u : error; // EIO when the exception carries no errno
+            }
+            if (request.Write && error != 0)
+            {
+                _writeFailure.TrySetResult(new IOException(
+                    $"writing {FileName}.{request.Segment} at offset {request.Offset} failed: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error));
             }
             request.Callback(error, done, request.Context);
         }

@@ -118,6 +118,9 @@ internal sealed class JournalLog : IDisposable
         return parts; // a new journal
     }
 
+    /// <summary>The journal's device when it is ours (Linux): tests inject write failures through it.</summary>
+    internal SegmentDevice? Device => _parts.Device as SegmentDevice;
+
     /// <summary>Zeros written ahead of the tail by <see cref="SegmentDevice"/> (0 on other platforms).</summary>
     public long ZerosWritten => (_parts.Device as SegmentDevice)?.ZerosWritten ?? 0;
 
@@ -128,8 +131,31 @@ internal sealed class JournalLog : IDisposable
     /// <summary>Appends one record; thread-safe. Returns its address.</summary>
     public long Append(ReadOnlySpan<byte> record) => _log.Enqueue(record);
 
-    /// <summary>Durable once this completes: everything appended before the call.</summary>
-    public ValueTask CommitAsync(CancellationToken cancellationToken = default) => _log.CommitAsync(cancellationToken);
+    /// <summary>
+    /// Durable once this completes: everything appended before the call. Throws <see cref="StoreException"/> once
+    /// the device has failed a write: FASTER 2.6.5 never completes a commit whose page write failed.
+    /// </summary>
+    public ValueTask CommitAsync(CancellationToken cancellationToken = default)
+    {
+        ValueTask commit = _log.CommitAsync(cancellationToken);
+        return commit.IsCompleted ? commit : CommitOrFailAsync(commit);
+    }
+
+    private static readonly Task<IOException> NeverFails = new TaskCompletionSource<IOException>().Task;
+
+    /// <summary>Completes with the first failed write of the journal (never, on FASTER's own device).</summary>
+    public Task<IOException> WriteFailure => Device?.WriteFailure ?? NeverFails;
+
+    // One Task per commit still in flight when asked (one per batch, not per message): the price of not hanging.
+    private async ValueTask CommitOrFailAsync(ValueTask commit)
+    {
+        Task pending = commit.AsTask();
+        if (await Task.WhenAny(pending, WriteFailure).ConfigureAwait(false) != pending)
+        {
+            throw new StoreException("the journal could not be written", await WriteFailure.ConfigureAwait(false));
+        }
+        await pending.ConfigureAwait(false);
+    }
 
     /// <summary>Marks everything before <paramref name="address"/> removable; whole segments go at the next commit.</summary>
     public void TruncateUntil(long address) => _log.TruncateUntil(address);

@@ -49,6 +49,14 @@ internal sealed class StateStore : IDisposable
 
     public void Recover(Guid checkpoint) => _kv.Recover(checkpoint, checkpoint);
 
+    /// <summary>The log's device, when it is ours (Linux); tests inject write errors through it.</summary>
+    internal SegmentDevice? Device => _device as SegmentDevice;
+
+    /// <summary>Completes with the first failed write of the index's log (never, on FASTER's own device).</summary>
+    public Task<IOException> WriteFailure => Device?.WriteFailure ?? NeverFails.Task;
+
+    private static readonly TaskCompletionSource<IOException> NeverFails = new();
+
     public StateSession NewSession() => new(_kv);
 
     /// <summary>A rented reader session, returned to the pool when disposed (<c>using Reader reader = store.RentReader();</c>).</summary>
@@ -82,7 +90,13 @@ internal sealed class StateStore : IDisposable
     /// </summary>
     public async Task<Guid> CheckpointAsync()
     {
-        (bool success, Guid token) = await _kv.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
+        Task<(bool, Guid)> checkpoint = _kv.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask();
+        if (await Task.WhenAny(checkpoint, WriteFailure).ConfigureAwait(false) != checkpoint)
+        {
+            // FASTER would wait for the failed page flush forever; the checkpoint is abandoned with the store.
+            throw new StoreException("the index checkpoint could not be written", await WriteFailure.ConfigureAwait(false));
+        }
+        (bool success, Guid token) = await checkpoint.ConfigureAwait(false);
         if (!success)
         {
             throw new StoreException("the index checkpoint could not be taken");

@@ -153,7 +153,14 @@ internal sealed class StoreWriter : IAsyncDisposable
             {
                 if (_inFlight)
                 {
-                    await FinishInFlightAsync().ConfigureAwait(false); // nothing to overlap with: wait here
+                    try
+                    {
+                        await FinishInFlightAsync().ConfigureAwait(false); // nothing to overlap with: wait here
+                    }
+                    catch (Exception ex)
+                    {
+                        Stop(ex);
+                    }
                     continue;
                 }
                 if (!await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -183,6 +190,11 @@ internal sealed class StoreWriter : IAsyncDisposable
             }
             try
             {
+                if (_state.WriteFailure.IsCompleted)
+                {
+                    // Nothing more can be applied to an index whose pages cannot be written: stop here, clearly.
+                    throw new StoreException("the index's log could not be written", _state.WriteFailure.Result);
+                }
                 if (_executing.Commands.Count > 0 && DiskFull())
                 {
                     RefuseAll(_executing);
@@ -201,9 +213,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                _logger.LogCritical(ex, "Store at {Directory} stopped: a journal or index operation failed", _directory);
-                _fault = ex;
-                FailAll(ex);
+                Stop(ex);
             }
         }
 
@@ -213,6 +223,13 @@ internal sealed class StoreWriter : IAsyncDisposable
             _metadata = _metadata with { CleanShutdown = true };
             _metadata.Save(_directory);
         }
+    }
+
+    private void Stop(Exception ex)
+    {
+        _logger.LogCritical(ex, "Store at {Directory} stopped: a journal or index operation failed", _directory);
+        _fault = ex;
+        FailAll(ex);
     }
 
     /// <summary>Free space is checked before every batch: one statvfs call, about a microsecond.</summary>

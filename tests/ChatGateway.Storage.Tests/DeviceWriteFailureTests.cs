@@ -1,0 +1,108 @@
+using ChatGateway.Storage.Reading;
+
+namespace ChatGateway.Storage.Tests;
+
+/// <summary>
+/// A failed write (EIO from the disk) of the index's log or of the journal must stop the store with a clear error,
+/// not leave the writer waiting for a page flush or a commit that will never complete (what FASTER 2.6.5 does on
+/// its own); nothing that failed is acknowledged, and a reopened store has every message that was.
+/// </summary>
+public sealed class DeviceWriteFailureTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30); // a hang fails the test instead of the run
+
+    [Fact]
+    public async Task A_failed_index_write_stops_the_store_clearly_and_a_reopen_keeps_every_acknowledged_message()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 1; i <= 200; i++)
+        {
+            Assert.Equal(i, (await store.AppendMessageAsync(7, 1, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false)).Seq);
+        }
+        Assert.NotNull(store.IndexDevice); // Linux: the index log is written through our device
+        store.IndexDevice!.InjectedWriteError = 5; // EIO
+
+        // A checkpoint flushes the index's pages: the first write fails.
+        var checkpointError = await Assert.ThrowsAnyAsync<StoreException>(() => store.CheckpointAsync().WaitAsync(Patience));
+        Assert.Contains("index checkpoint could not be written", Flatten(checkpointError));
+        Assert.Contains("Input/output error", Flatten(checkpointError));
+
+        // Every later write is refused at once, never acknowledged.
+        var appendError = await Assert.ThrowsAsync<StoreFaultedException>(async () =>
+            await store.AppendMessageAsync(7, 1, new ClientMessageId(1, 999), "late"u8, requireMembership: false).AsTask().WaitAsync(Patience));
+        Assert.Contains("Input/output error", Flatten(appendError));
+        await store.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        store = await temp.OpenAsync(); // a new device: the disk works again
+        var page = new MessagePage();
+        store.ReadRange(7, 1, 1000, page);
+        Assert.Equal(Enumerable.Range(1, 200), page.Messages.Select(m => BitConverter.ToInt32(m.Body.Span)));
+        Assert.Equal(201, (await store.AppendMessageAsync(7, 1, new ClientMessageId(1, 201), "next"u8, requireMembership: false)).Seq);
+    }
+
+    [Fact]
+    public async Task A_page_flush_that_fails_under_load_stops_the_writer_and_nothing_acknowledged_is_lost()
+    {
+        await using var temp = new TempStore(); // 16 MiB of index memory: pages flush as the log grows past it
+        ChatStore store = await temp.OpenAsync();
+        await store.AppendMessageAsync(3, 1, new ClientMessageId(1, 1), new byte[100], requireMembership: false);
+        store.IndexDevice!.InjectedWriteError = 5;
+
+        var body = new byte[1000];
+        long acknowledged = 1;
+        StoreFaultedException? stopped = null;
+        for (int i = 2; i <= 200_000 && stopped is null; i++)
+        {
+            try
+            {
+                WriteResult result = await store.AppendMessageAsync(3, 1, new ClientMessageId(1, (ulong)i), body, requireMembership: false).AsTask().WaitAsync(Patience);
+                Assert.Equal(acknowledged + 1, result.Seq);
+                acknowledged = result.Seq;
+            }
+            catch (StoreFaultedException error)
+            {
+                stopped = error;
+            }
+        }
+        Assert.NotNull(stopped); // ~200 MB of index records cannot all fit in 16 MiB without a flush
+        Assert.Contains("index's log could not be written", Flatten(stopped));
+        await store.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        store = await temp.OpenAsync();
+        Assert.Equal(acknowledged, store.GetConversation(3).Head);
+        var page = new MessagePage();
+        store.ReadRange(3, acknowledged - 9, 10, page);
+        Assert.Equal(10, page.Messages.Count);
+    }
+
+    [Fact]
+    public async Task A_failed_journal_write_fails_the_append_and_later_ones()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        Assert.Equal(1, (await store.AppendMessageAsync(4, 1, new ClientMessageId(1, 1), "kept"u8, requireMembership: false)).Seq);
+        store.JournalDevice!.InjectedWriteError = 5;
+
+        var error = await Assert.ThrowsAnyAsync<StoreException>(async () =>
+            await store.AppendMessageAsync(4, 1, new ClientMessageId(1, 2), "lost"u8, requireMembership: false).AsTask().WaitAsync(Patience));
+        Assert.Contains("Input/output error", Flatten(error));
+        await Assert.ThrowsAsync<StoreFaultedException>(async () =>
+            await store.AppendMessageAsync(4, 1, new ClientMessageId(1, 3), "later"u8, requireMembership: false).AsTask().WaitAsync(Patience));
+        await store.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        store = await temp.OpenAsync();
+        Assert.Equal(1, store.GetConversation(4).Head); // the failed append was never acknowledged, and is not there
+        Assert.Equal(2, (await store.AppendMessageAsync(4, 1, new ClientMessageId(1, 4), "next"u8, requireMembership: false)).Seq);
+    }
+
+    private static string Flatten(Exception error)
+    {
+        var messages = new List<string>();
+        for (Exception? e = error; e is not null; e = e.InnerException)
+        {
+            messages.Add(e.Message);
+        }
+        return string.Join(" | ", messages);
+    }
+}
