@@ -15,8 +15,8 @@ namespace ChatGateway.Storage.State;
 /// <item>Format 3 (<see cref="Near"/>) also puts keys that differ only in a counting last part (a conversation's
 /// seqs, a sender's client message ids as the SDK makes them) four to a bucket, in neighbouring buckets. Written
 /// one after another, they then find their bucket in the cache: with the index's 64 MiB of buckets each upsert
-/// otherwise waited for one from memory, and that single load was ~10% of the writer's CPU (perf). Measured on
-/// the append loop, batch 256: +25–35% appends per CPU-second (docs/architecture.md).</item>
+/// otherwise waited for one from memory, and that single load was ~10% of the writer's CPU (perf). Pipelined
+/// appends at batch 256 went from 815 to 468 µs (bench/results/micro-storage.md, session 6).</item>
 /// </list>
 /// </summary>
 internal sealed class StateKeyComparer : IFasterEqualityComparer<SpanByte>
