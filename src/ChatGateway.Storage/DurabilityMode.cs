@@ -13,7 +13,7 @@ public enum DurabilityMode
     /// A write completes as soon as it is in the journal's memory; the journal is committed at least every
     /// <see cref="StoreOptions.RelaxedCommitInterval"/>. A crash may lose the writes of that last window,
     /// and their sequence numbers are then handed out again; <see cref="ChatStore.Incarnation"/> changes
-    /// after such a crash so that clients can tell the two histories apart.
+    /// after such a crash. The gateway does not tell clients yet (docs/operations.md).
     /// </summary>
     Relaxed,
 }
