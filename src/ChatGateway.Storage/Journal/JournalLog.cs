@@ -141,21 +141,12 @@ internal sealed class JournalLog : IDisposable
         return commit.IsCompleted ? commit : CommitOrFailAsync(commit);
     }
 
-    private static readonly Task<IOException> NeverFails = new TaskCompletionSource<IOException>().Task;
-
     /// <summary>Completes with the first failed write of the journal (never, on FASTER's own device).</summary>
-    public Task<IOException> WriteFailure => Device?.WriteFailure ?? NeverFails;
+    public Task<IOException> WriteFailure => DeviceWriteFailure.Of(_parts.Device);
 
     // One Task per commit still in flight when asked (one per batch, not per message): the price of not hanging.
-    private async ValueTask CommitOrFailAsync(ValueTask commit)
-    {
-        Task pending = commit.AsTask();
-        if (await Task.WhenAny(pending, WriteFailure).ConfigureAwait(false) != pending)
-        {
-            throw new StoreException("the journal could not be written", await WriteFailure.ConfigureAwait(false));
-        }
-        await pending.ConfigureAwait(false);
-    }
+    private ValueTask CommitOrFailAsync(ValueTask commit) =>
+        new(DeviceWriteFailure.WhenWrittenAsync(commit.AsTask(), WriteFailure, "the journal could not be written"));
 
     /// <summary>Marks everything before <paramref name="address"/> removable; whole segments go at the next commit.</summary>
     public void TruncateUntil(long address) => _log.TruncateUntil(address);

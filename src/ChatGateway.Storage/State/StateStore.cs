@@ -53,9 +53,7 @@ internal sealed class StateStore : IDisposable
     internal SegmentDevice? Device => _device as SegmentDevice;
 
     /// <summary>Completes with the first failed write of the index's log (never, on FASTER's own device).</summary>
-    public Task<IOException> WriteFailure => Device?.WriteFailure ?? NeverFails.Task;
-
-    private static readonly TaskCompletionSource<IOException> NeverFails = new();
+    public Task<IOException> WriteFailure => DeviceWriteFailure.Of(_device);
 
     public StateSession NewSession() => new(_kv);
 
@@ -91,11 +89,8 @@ internal sealed class StateStore : IDisposable
     public async Task<Guid> CheckpointAsync()
     {
         Task<(bool, Guid)> checkpoint = _kv.TakeFullCheckpointAsync(CheckpointType.FoldOver).AsTask();
-        if (await Task.WhenAny(checkpoint, WriteFailure).ConfigureAwait(false) != checkpoint)
-        {
-            // FASTER would wait for the failed page flush forever; the checkpoint is abandoned with the store.
-            throw new StoreException("the index checkpoint could not be written", await WriteFailure.ConfigureAwait(false));
-        }
+        // FASTER would wait for a failed page flush forever; the checkpoint is then abandoned with the store.
+        await DeviceWriteFailure.WhenWrittenAsync(checkpoint, WriteFailure, "the index checkpoint could not be written").ConfigureAwait(false);
         (bool success, Guid token) = await checkpoint.ConfigureAwait(false);
         if (!success)
         {
