@@ -9,6 +9,7 @@ using ChatGateway.WebSockets.Timeouts;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using ChatGateway.WebSockets.Transport;
 
 namespace ChatGateway.Server.Hosting;
 
@@ -69,12 +70,19 @@ public static class GatewayHost
             sp.GetRequiredService<ConnectionSweeper>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ChatGateway.WebSockets")));
 
-        builder.WebHost.UseSockets(sockets =>
+        if (gateway.Transport == TransportKind.Direct)
         {
-            // A frame is parsed only once it is whole in the input pipe, and the transport stops reading
-            // from the socket when the pipe holds this much: it must fit the largest allowed frame.
-            sockets.MaxReadBufferSize = Math.Max(1024 * 1024, webSockets.RequiredInputBufferSize);
-        });
+            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services);
+        }
+        else
+        {
+            builder.WebHost.UseSockets(sockets =>
+            {
+                // A frame is parsed only once it is whole in the input pipe, and the transport stops reading
+                // from the socket when the pipe holds this much: it must fit the largest allowed frame.
+                sockets.MaxReadBufferSize = Math.Max(1024 * 1024, webSockets.RequiredInputBufferSize);
+            });
+        }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -116,7 +124,7 @@ public static class GatewayHost
     private static void LogListening(WebApplication app, GatewayOptions gateway, WebSocketServerOptions webSockets)
     {
         Uri address = ListeningAddress(app);
-        app.Logger.LogInformation("ChatGateway listening on {Address}:{Port} (WebSocket ws://{Host}:{Port}{Path}, health {Health}healthz), data in {Data}",
-            gateway.Address, address.Port, address.Host, address.Port, webSockets.Path, address, Path.GetFullPath(gateway.Data));
+        app.Logger.LogInformation("ChatGateway listening on {Address}:{Port} (WebSocket ws://{Host}:{Port}{Path}, health {Health}healthz, {Transport} transport), data in {Data}",
+            gateway.Address, address.Port, address.Host, address.Port, webSockets.Path, address, gateway.Transport, Path.GetFullPath(gateway.Data));
     }
 }

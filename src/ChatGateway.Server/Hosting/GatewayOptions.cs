@@ -14,4 +14,18 @@ public sealed class GatewayOptions
 
     /// <summary>Folder for the node's durable state.</summary>
     public string Data { get; set; } = "data";
+
+    /// <summary>
+    /// The socket layer under Kestrel: <see cref="TransportKind.Direct"/> (ours: the application's reads and
+    /// flushes are the socket's) or <see cref="TransportKind.Kestrel"/> (Kestrel's socket transport, with its
+    /// in-memory pipes between the socket and the application).
+    /// </summary>
+    public TransportKind Transport { get; set; } = TransportKind.Direct;
+}
+
+/// <summary>Which socket transport Kestrel runs on (<see cref="GatewayOptions.Transport"/>).</summary>
+public enum TransportKind
+{
+    Direct,
+    Kestrel,
 }

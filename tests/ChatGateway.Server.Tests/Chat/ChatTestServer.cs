@@ -32,6 +32,7 @@ public sealed class ChatTestServer : IAsyncDisposable
     public Uri Uri { get; }
     public TokenService Tokens { get; }
     public ChatNode Node { get; }
+    public IServiceProvider Services => _app.Services;
 
     public static string[] Arguments(string data, params string[] extra) =>
     [

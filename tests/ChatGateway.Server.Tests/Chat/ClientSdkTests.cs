@@ -1,4 +1,6 @@
 using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
 using ChatGateway.Client;
 using ChatGateway.Protocol;
 
@@ -39,10 +41,13 @@ public sealed class ClientSdkTests
 
     private static string Bodies(List<ChatMessage> messages) => string.Join(",", messages.Select(m => Encoding.UTF8.GetString(m.Body)));
 
-    [Fact]
-    public async Task Two_people_chat_through_the_sdk()
+    [Theory]
+    [InlineData("Direct", "DirectSocketTransportFactory")]
+    [InlineData("Kestrel", "SocketTransportFactory")]
+    public async Task Two_people_chat_through_the_sdk_on_either_transport(string transport, string listenerFactory)
     {
-        await using ChatTestServer server = await ChatTestServer.StartAsync();
+        await using ChatTestServer server = await ChatTestServer.StartAsync("--Transport", transport);
+        Assert.Equal(listenerFactory, server.Services.GetServices<IConnectionListenerFactory>().Single().GetType().Name);
         await using ChatClient alice = server.Client(Alice);
         await using ChatClient bob = server.Client(Bob);
         await alice.ConnectAsync();

@@ -3,7 +3,9 @@ using ChatGateway.WebSockets;
 using ChatGateway.WebSockets.Connections;
 using ChatGateway.WebSockets.Echo;
 using ChatGateway.WebSockets.Timeouts;
+using ChatGateway.WebSockets.Transport;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -15,7 +17,9 @@ namespace ChatGateway.WebSockets.Tests.Infrastructure;
 
 /// <summary>
 /// Real Kestrel on 127.0.0.1:0 with the WebSocket middleware in front of an ordinary HTTP pipeline
-/// (GET /hello answers "hello"), serving the <see cref="EchoApplication"/> unless told otherwise.
+/// (GET /hello answers "hello"), serving the <see cref="EchoApplication"/> unless told otherwise. It listens
+/// through the gateway's default transport (<see cref="DirectSocketTransportFactory"/>), or through Kestrel's
+/// socket transport when <c>kestrelTransport</c> is set.
 /// </summary>
 public sealed class EchoServer : IAsyncDisposable
 {
@@ -33,10 +37,14 @@ public sealed class EchoServer : IAsyncDisposable
     public Uri WebSocketUri => new($"ws://127.0.0.1:{Port}/ws");
     public Uri HttpUri => new($"http://127.0.0.1:{Port}/");
 
+    /// <summary>The type name of the one transport Kestrel listens through.</summary>
+    public string TransportName => _app.Services.GetServices<IConnectionListenerFactory>().Single().GetType().Name;
+
     /// <summary>Connections currently tracked for timeouts (handshakes in progress and open WebSockets).</summary>
     public int TrackedConnections => _sweeper.Count;
 
-    public static async Task<EchoServer> StartAsync(Action<WebSocketServerOptions>? configure = null, IWebSocketApplication? application = null)
+    public static async Task<EchoServer> StartAsync(Action<WebSocketServerOptions>? configure = null, IWebSocketApplication? application = null,
+        bool kestrelTransport = false)
     {
         var options = new WebSocketServerOptions
         {
@@ -50,7 +58,14 @@ public sealed class EchoServer : IAsyncDisposable
         var sweeper = new ConnectionSweeper(TimeProvider.System, options.TimeoutResolution);
         var middleware = new WebSocketUpgradeMiddleware(application ?? new EchoApplication(), options, sweeper,
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-        builder.WebHost.UseSockets(s => s.MaxReadBufferSize = Math.Max(1024 * 1024, options.RequiredInputBufferSize));
+        if (kestrelTransport)
+        {
+            builder.WebHost.UseSockets(s => s.MaxReadBufferSize = Math.Max(1024 * 1024, options.RequiredInputBufferSize));
+        }
+        else
+        {
+            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services);
+        }
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
             listen.Use(next => context => middleware.OnConnectionAsync(context, next))));
 

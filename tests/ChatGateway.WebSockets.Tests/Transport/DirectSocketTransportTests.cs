@@ -1,0 +1,211 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Buffers;
+using ChatGateway.WebSockets.Tests.Infrastructure;
+using ChatGateway.WebSockets.Transport;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChatGateway.WebSockets.Tests.Transport;
+
+/// <summary>
+/// The direct socket transport on its own (a real listening socket on 127.0.0.1 and a real TCP client), and both
+/// transports under Kestrel with a real ClientWebSocket and HTTP client.
+/// </summary>
+public sealed class DirectSocketTransportTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WebSocket_and_HTTP_requests_are_served_on_either_transport(bool kestrelTransport)
+    {
+        await using EchoServer server = await EchoServer.StartAsync(kestrelTransport: kestrelTransport);
+        Assert.Equal(kestrelTransport ? "SocketTransportFactory" : nameof(DirectSocketTransportFactory), server.TransportName);
+        using var cts = new CancellationTokenSource(Timeout);
+
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(server.WebSocketUri, cts.Token);
+        foreach (int size in new[] { 1, 70_000, 900_000 })
+        {
+            byte[] sent = new byte[size];
+            new Random(size).NextBytes(sent);
+            await socket.SendAsync(sent, WebSocketMessageType.Binary, endOfMessage: true, cts.Token);
+            using var received = new MemoryStream();
+            var buffer = new byte[64 * 1024];
+            WebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer, cts.Token);
+                received.Write(buffer, 0, result.Count);
+            }
+            while (!result.EndOfMessage);
+            Assert.Equal(sent, received.ToArray());
+        }
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", cts.Token);
+
+        // Two requests on one kept-alive connection: Kestrel's HTTP/1.1 runs over the same pipes.
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 });
+        Assert.Equal("hello", await http.GetStringAsync(new Uri(server.HttpUri, "hello"), cts.Token));
+        Assert.Equal("hello", await http.GetStringAsync(new Uri(server.HttpUri, "hello"), cts.Token));
+    }
+
+    [Fact]
+    public async Task Bytes_flow_both_ways_and_an_abort_ends_the_peers_stream_and_the_pending_read()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+
+        await pair.Client.SendAsync("ping"u8.ToArray(), cts.Token);
+        ReadResult read = await pair.Server.Transport.Input.ReadAsync(cts.Token);
+        Assert.Equal("ping"u8.ToArray(), read.Buffer.ToArray());
+        pair.Server.Transport.Input.AdvanceTo(read.Buffer.End);
+
+        await pair.Server.Transport.Output.WriteAsync("pong"u8.ToArray(), cts.Token);
+        byte[] answer = new byte[16];
+        Assert.Equal(4, await pair.Client.ReceiveAsync(answer, cts.Token));
+        Assert.Equal("pong"u8.ToArray(), answer[..4]);
+
+        ValueTask<ReadResult> pending = pair.Server.Transport.Input.ReadAsync(cts.Token);
+        Assert.False(pending.IsCompleted);
+        Assert.False(pair.Server.ConnectionClosed.IsCancellationRequested);
+        pair.Server.Abort(new ConnectionAbortedException("test"));
+
+        Assert.True((await pending).IsCompleted); // the end of input, not an exception
+        Assert.True(pair.Server.ConnectionClosed.IsCancellationRequested);
+        Assert.Equal(0, await pair.Client.ReceiveAsync(answer, cts.Token)); // the client sees the connection end
+    }
+
+    [Fact]
+    public async Task CancelPendingRead_ends_the_pending_read_as_canceled_and_the_next_read_gets_the_data()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+        PipeReader input = pair.Server.Transport.Input;
+
+        ValueTask<ReadResult> pending = input.ReadAsync(cts.Token);
+        input.CancelPendingRead();
+        ReadResult canceled = await pending;
+        Assert.True(canceled.IsCanceled);
+        Assert.True(canceled.Buffer.IsEmpty);
+        input.AdvanceTo(canceled.Buffer.End);
+
+        await pair.Client.SendAsync("after"u8.ToArray(), cts.Token);
+        ReadResult read = await input.ReadAsync(cts.Token);
+        Assert.False(read.IsCanceled);
+        Assert.Equal("after"u8.ToArray(), read.Buffer.ToArray());
+        input.AdvanceTo(read.Buffer.End);
+    }
+
+    [Fact]
+    public async Task A_frame_arriving_in_pieces_is_read_whole_once_the_reader_has_examined_each_piece()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+        PipeReader input = pair.Server.Transport.Input;
+        byte[] whole = new byte[300_000];
+        new Random(7).NextBytes(whole);
+
+        Task sending = Task.Run(async () =>
+        {
+            for (int offset = 0; offset < whole.Length; offset += 10_000)
+            {
+                await pair.Client.SendAsync(whole.AsMemory(offset, 10_000), cts.Token);
+                await Task.Yield();
+            }
+        });
+        ReadResult read;
+        while (true)
+        {
+            read = await input.ReadAsync(cts.Token);
+            if (read.Buffer.Length >= whole.Length)
+            {
+                break;
+            }
+            input.AdvanceTo(read.Buffer.Start, read.Buffer.End); // nothing consumed, everything examined: wait for more
+        }
+        Assert.Equal(whole, read.Buffer.ToArray());
+        input.AdvanceTo(read.Buffer.End);
+        await sending;
+    }
+
+    [Fact]
+    public async Task A_peer_that_resets_ends_reads_with_an_IOException_or_the_end_of_input()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+        ValueTask<ReadResult> pending = pair.Server.Transport.Input.ReadAsync(cts.Token);
+        pair.Client.LingerState = new LingerOption(true, 0); // close with RST
+        pair.Client.Close();
+        try
+        {
+            Assert.True((await pending).IsCompleted);
+        }
+        catch (IOException)
+        {
+            // A reset reported as such: what the WebSocket layer expects from a transport.
+        }
+        // Writing to the reset connection fails the same way, and never with anything else.
+        try
+        {
+            await pair.Server.Transport.Output.WriteAsync(new byte[64 * 1024], cts.Token);
+            await pair.Server.Transport.Output.WriteAsync(new byte[64 * 1024], cts.Token);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Binding_a_port_in_use_fails_with_AddressInUseException()
+    {
+        await using DirectSocketListener first = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
+        Assert.Throws<AddressInUseException>(() => DirectSocketListener.Bind((IPEndPoint)first.EndPoint, NullLogger.Instance));
+    }
+
+    [Fact]
+    public async Task Accept_returns_null_once_the_listener_is_unbound()
+    {
+        DirectSocketListener listener = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
+        ValueTask<ConnectionContext?> accepting = listener.AcceptAsync();
+        await listener.UnbindAsync();
+        Assert.Null(await accepting);
+        await listener.DisposeAsync();
+    }
+
+    /// <summary>A real TCP client connected to a <see cref="DirectSocketListener"/>, and the server side's connection.</summary>
+    private sealed class Pair : IAsyncDisposable
+    {
+        private readonly DirectSocketListener _listener;
+
+        private Pair(DirectSocketListener listener, Socket client, ConnectionContext server)
+        {
+            _listener = listener;
+            Client = client;
+            Server = server;
+        }
+
+        public Socket Client { get; }
+        public ConnectionContext Server { get; }
+
+        public static async Task<Pair> ConnectAsync()
+        {
+            DirectSocketListener listener = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            ValueTask<ConnectionContext?> accepting = listener.AcceptAsync();
+            await client.ConnectAsync(listener.EndPoint);
+            ConnectionContext server = (await accepting)!;
+            return new Pair(listener, client, server);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await Server.DisposeAsync();
+            await _listener.DisposeAsync();
+        }
+    }
+}
