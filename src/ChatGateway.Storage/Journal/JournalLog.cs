@@ -133,12 +133,12 @@ internal sealed class JournalLog : IDisposable
 
     /// <summary>
     /// Durable once this completes: everything appended before the call. Throws <see cref="StoreException"/> once
-    /// the device has failed a write: FASTER 2.6.5 never completes a commit whose page write failed.
+    /// the device has failed a write (<see cref="DeviceWriteFailure"/>: FASTER would hang, or fail without saying why).
     /// </summary>
     public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
         ValueTask commit = _log.CommitAsync(cancellationToken);
-        return commit.IsCompleted ? commit : CommitOrFailAsync(commit);
+        return commit.IsCompletedSuccessfully ? commit : CommitOrFailAsync(commit);
     }
 
     /// <summary>Completes with the first failed write of the journal (never, on FASTER's own device).</summary>
