@@ -70,18 +70,16 @@ public static class GatewayHost
             sp.GetRequiredService<ConnectionSweeper>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ChatGateway.WebSockets")));
 
+        // A frame is parsed only once it is whole in the input, so either transport must hold the largest frame.
+        int maxReadBufferBytes = (int)Math.Min(int.MaxValue, Math.Max(1024 * 1024, webSockets.RequiredInputBufferSize));
         if (gateway.Transport == TransportKind.Direct)
         {
-            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services);
+            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services, maxReadBufferBytes);
         }
         else
         {
-            builder.WebHost.UseSockets(sockets =>
-            {
-                // A frame is parsed only once it is whole in the input pipe, and the transport stops reading
-                // from the socket when the pipe holds this much: it must fit the largest allowed frame.
-                sockets.MaxReadBufferSize = Math.Max(1024 * 1024, webSockets.RequiredInputBufferSize);
-            });
+            // Kestrel's transport stops reading from the socket when its pipe holds this much.
+            builder.WebHost.UseSockets(sockets => sockets.MaxReadBufferSize = maxReadBufferBytes);
         }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

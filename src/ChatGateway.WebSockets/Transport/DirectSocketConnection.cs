@@ -9,33 +9,21 @@ using Microsoft.AspNetCore.Http.Features;
 namespace ChatGateway.WebSockets.Transport;
 
 /// <summary>
-/// One accepted socket as Kestrel's <see cref="ConnectionContext"/>, its pipes reading and writing the socket
-/// directly: <see cref="PipeReader.Create(Stream, StreamPipeReaderOptions)"/> and
-/// <see cref="PipeWriter.Create(Stream, StreamPipeWriterOptions)"/> over a <see cref="NetworkStream"/>.
+/// One accepted socket as Kestrel's <see cref="ConnectionContext"/>, its pipes being the socket itself:
+/// <see cref="SocketPipeReader"/> receives into the reader's buffer on the thread that reads, and
+/// <see cref="SocketPipeWriter"/> sends on the thread that flushes.
 /// <para>
 /// Why not Kestrel's socket transport: it copies between the socket and two in-memory <see cref="Pipe"/>s, each
 /// drained by a loop of its own, so a received frame reaches the application one thread-pool hop after the
-/// socket read, and a flushed frame reaches the socket one hop after the flush. Here the application's
-/// <c>ReadAsync</c> is the socket read and its <c>FlushAsync</c> the socket send (usually completing at once),
-/// and an idle connection holds ~1.7 KB less (docs/benchmarks.md).
-/// </para>
-/// <para>
-/// Idle, a connection holds no buffer: reads wait with a zero-byte receive and rent only once data is there;
-/// writes rent for the length of a flush. Buffers come from <see cref="ArrayPool{T}.Shared"/>. Bound: the
-/// reader holds what the application has not consumed, which the WebSocket layer caps at one whole frame
-/// (<c>WebSockets:MaxFrameBytes</c>) and Kestrel's HTTP parser at its header limits.
+/// socket read and a flushed frame reaches the socket one hop after the flush; and each connection keeps both
+/// pipes, a receiver and the loops' state (~3.4 KB managed while idle, docs/benchmarks.md). An idle direct
+/// connection holds the socket, one zero-byte receive and this object: no buffer.
 /// </para>
 /// </summary>
-internal sealed class DirectSocketConnection : ConnectionContext,
+internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature,
     IConnectionEndPointFeature, IMemoryPoolFeature
 {
-    /// <summary>A write gathers into buffers of this size; a flush sends each with one system call.</summary>
-    public const int WriteBufferBytes = 16 * 1024;
-
-    /// <summary>The smallest buffer a read rents (more when a frame needs it).</summary>
-    public const int ReadBufferBytes = 4 * 1024;
-
     internal static readonly Type[] ImplementedFeatures =
     [
         typeof(IConnectionIdFeature), typeof(IConnectionTransportFeature), typeof(IConnectionItemsFeature),
@@ -48,23 +36,25 @@ internal sealed class DirectSocketConnection : ConnectionContext,
     private readonly long _number;
     private readonly CancellationTokenSource _closed = new();
     private readonly ConnectionFeatures _features;
-    private readonly PipeReader _reader;
-    private readonly PipeWriter _writer;
+    private readonly SocketPipeReader _reader;
+    private readonly SocketPipeWriter _writer;
+    private IDuplexPipe? _transport;
     private string? _id;
     private IDictionary<object, object?>? _items;
     private EndPoint? _localEndPoint;
     private EndPoint? _remoteEndPoint;
     private int _aborted;
 
-    public DirectSocketConnection(Socket socket)
+    /// <param name="socket">An accepted socket; the connection owns it from here.</param>
+    /// <param name="maxReadBufferBytes">The most unconsumed input a connection holds (<see cref="SocketPipeReader"/>).</param>
+    public DirectSocketConnection(Socket socket, int maxReadBufferBytes)
     {
+        socket.Blocking = false; // synchronous receives and sends return WouldBlock instead of waiting
         _socket = socket;
         _number = Interlocked.Increment(ref s_lastId);
         _features = new ConnectionFeatures(this);
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(pool: null, bufferSize: ReadBufferBytes, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(pool: null, minimumBufferSize: WriteBufferBytes, leaveOpen: false));
-        Transport = new DuplexPipe(_reader, _writer);
+        _reader = new SocketPipeReader(socket, maxReadBufferBytes);
+        _writer = new SocketPipeWriter(socket);
     }
 
     internal static bool Implements(Type feature) => Array.IndexOf(ImplementedFeatures, feature) >= 0;
@@ -83,7 +73,16 @@ internal sealed class DirectSocketConnection : ConnectionContext,
         set => _items = value;
     }
 
-    public override IDuplexPipe Transport { get; set; }
+    /// <summary>The socket's own pipes (this object), unless a middleware put other pipes in front of them.</summary>
+    public override IDuplexPipe Transport
+    {
+        get => _transport ?? this;
+        set => _transport = value;
+    }
+
+    PipeReader IDuplexPipe.Input => _reader;
+
+    PipeWriter IDuplexPipe.Output => _writer;
 
     public override CancellationToken ConnectionClosed
     {
@@ -106,7 +105,7 @@ internal sealed class DirectSocketConnection : ConnectionContext,
     public MemoryPool<byte> MemoryPool => MemoryPool<byte>.Shared;
 
     /// <summary>
-    /// Shuts the socket down both ways: a pending read ends as the end of input and a pending flush fails with an
+    /// Shuts the socket down both ways: a pending read ends as the end of input and a flush fails with an
     /// <see cref="IOException"/>, so the application's loops finish on their own. The socket is closed in
     /// <see cref="DisposeAsync"/>, once Kestrel is done with the connection.
     /// </summary>
@@ -124,32 +123,19 @@ internal sealed class DirectSocketConnection : ConnectionContext,
         {
             // Already reset by the peer or closed: nothing left to shut.
         }
-        SignalClosed();
+        _reader.OnShutdown();
+        _closed.Cancel();
     }
 
-    public override async ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         Abort(new ConnectionAbortedException("the connection was disposed"));
-        // The application is done with the pipes (Kestrel disposes a connection after its middleware returns):
-        // completing them returns their buffers to the pool; the writer closes the stream and the socket.
-        await _reader.CompleteAsync().ConfigureAwait(false);
-        try
-        {
-            await _writer.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-        {
-            // Unsent bytes of an aborted connection: there is no one left to send them to.
-        }
+        // Kestrel disposes a connection after its middleware returns: the pipes are no longer used, and completing
+        // them returns their buffers to the pool.
+        _reader.Complete();
+        _writer.Complete();
         _socket.Dispose();
-    }
-
-    // The token source has no timer, so it needs no disposal; it stays valid for whoever still holds the token.
-    private void SignalClosed() => _closed.Cancel();
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
+        return ValueTask.CompletedTask;
+        // The token source has no timer, so it needs no disposal; it stays valid for whoever still holds the token.
     }
 }

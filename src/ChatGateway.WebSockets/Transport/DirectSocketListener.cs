@@ -18,18 +18,21 @@ internal sealed class DirectSocketListener : IConnectionListener
     private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(50);
 
     private readonly Socket _socket;
+    private readonly int _maxReadBufferBytes;
     private readonly ILogger _logger;
 
-    private DirectSocketListener(Socket socket, ILogger logger)
+    private DirectSocketListener(Socket socket, int maxReadBufferBytes, ILogger logger)
     {
         _socket = socket;
+        _maxReadBufferBytes = maxReadBufferBytes;
         _logger = logger;
         EndPoint = socket.LocalEndPoint!;
     }
 
     public EndPoint EndPoint { get; }
 
-    public static DirectSocketListener Bind(IPEndPoint endPoint, ILogger logger)
+    /// <param name="maxReadBufferBytes">The most unconsumed input one connection holds.</param>
+    public static DirectSocketListener Bind(IPEndPoint endPoint, int maxReadBufferBytes, ILogger logger)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -51,7 +54,7 @@ internal sealed class DirectSocketListener : IConnectionListener
             socket.Dispose();
             throw;
         }
-        return new DirectSocketListener(socket, logger);
+        return new DirectSocketListener(socket, maxReadBufferBytes, logger);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -81,7 +84,7 @@ internal sealed class DirectSocketListener : IConnectionListener
                 continue;
             }
             client.NoDelay = true; // frames are flushed whole; Nagle would hold a small ack back for the previous one's ACK
-            return new DirectSocketConnection(client);
+            return new DirectSocketConnection(client, _maxReadBufferBytes);
         }
     }
 

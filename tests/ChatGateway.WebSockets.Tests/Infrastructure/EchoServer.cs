@@ -64,7 +64,7 @@ public sealed class EchoServer : IAsyncDisposable
         }
         else
         {
-            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services);
+            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services, (int)Math.Min(int.MaxValue, Math.Max(1024 * 1024, options.RequiredInputBufferSize)));
         }
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
             listen.Use(next => context => middleware.OnConnectionAsync(context, next))));

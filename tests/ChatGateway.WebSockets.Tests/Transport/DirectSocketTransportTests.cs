@@ -160,16 +160,77 @@ public sealed class DirectSocketTransportTests
     }
 
     [Fact]
+    public async Task Writes_larger_than_the_socket_takes_at_once_arrive_whole_and_in_order_at_a_slow_reader()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+        byte[] sent = new byte[8 << 20]; // far more than loopback's socket buffers: the flush has to wait for the reader
+        new Random(11).NextBytes(sent);
+
+        ValueTask<FlushResult> flush = pair.Server.Transport.Output.WriteAsync(sent, cts.Token);
+        Assert.False(flush.IsCompleted); // the client has not read yet
+        byte[] received = new byte[sent.Length];
+        int total = 0;
+        while (total < received.Length)
+        {
+            int n = await pair.Client.ReceiveAsync(received.AsMemory(total), cts.Token);
+            Assert.NotEqual(0, n);
+            total += n;
+        }
+        await flush;
+        Assert.Equal(sent, received);
+    }
+
+    [Fact]
+    public async Task A_flush_given_up_through_its_token_fails_the_writer_for_good()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        using var giveUp = new CancellationTokenSource();
+        ValueTask<FlushResult> flush = pair.Server.Transport.Output.WriteAsync(new byte[8 << 20], giveUp.Token);
+        Assert.False(flush.IsCompleted);
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await flush);
+        await Assert.ThrowsAsync<ConnectionAbortedException>(async () => await pair.Server.Transport.Output.WriteAsync(new byte[1]));
+    }
+
+    [Fact]
+    public async Task Input_past_the_read_buffer_bound_fails_the_read_instead_of_growing()
+    {
+        await using Pair pair = await Pair.ConnectAsync(maxReadBufferBytes: 64 * 1024);
+        using var cts = new CancellationTokenSource(Timeout);
+        PipeReader input = pair.Server.Transport.Input;
+        Task sending = pair.Client.SendAsync(new byte[256 * 1024], cts.Token).AsTask();
+        await Assert.ThrowsAsync<ConnectionAbortedException>(async () =>
+        {
+            while (true)
+            {
+                ReadResult read = await input.ReadAsync(cts.Token);
+                Assert.True(read.Buffer.Length <= 64 * 1024 + 1024);
+                input.AdvanceTo(read.Buffer.Start, read.Buffer.End); // never consumes: asks for ever more
+            }
+        });
+        pair.Server.Abort(new ConnectionAbortedException("done"));
+        try
+        {
+            await sending; // the rest fit in the socket buffers,
+        }
+        catch (SocketException)
+        {
+            // or the shutdown cut it off
+        }
+    }
+
+    [Fact]
     public async Task Binding_a_port_in_use_fails_with_AddressInUseException()
     {
-        await using DirectSocketListener first = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
-        Assert.Throws<AddressInUseException>(() => DirectSocketListener.Bind((IPEndPoint)first.EndPoint, NullLogger.Instance));
+        await using DirectSocketListener first = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), 1 << 20, NullLogger.Instance);
+        Assert.Throws<AddressInUseException>(() => DirectSocketListener.Bind((IPEndPoint)first.EndPoint, 1 << 20, NullLogger.Instance));
     }
 
     [Fact]
     public async Task Accept_returns_null_once_the_listener_is_unbound()
     {
-        DirectSocketListener listener = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
+        DirectSocketListener listener = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), 1 << 20, NullLogger.Instance);
         ValueTask<ConnectionContext?> accepting = listener.AcceptAsync();
         await listener.UnbindAsync();
         Assert.Null(await accepting);
@@ -191,9 +252,9 @@ public sealed class DirectSocketTransportTests
         public Socket Client { get; }
         public ConnectionContext Server { get; }
 
-        public static async Task<Pair> ConnectAsync()
+        public static async Task<Pair> ConnectAsync(int maxReadBufferBytes = 1 << 20)
         {
-            DirectSocketListener listener = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), NullLogger.Instance);
+            DirectSocketListener listener = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), maxReadBufferBytes, NullLogger.Instance);
             var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             ValueTask<ConnectionContext?> accepting = listener.AcceptAsync();
             await client.ConnectAsync(listener.EndPoint);

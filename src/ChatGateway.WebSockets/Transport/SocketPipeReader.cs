@@ -1,0 +1,439 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+using Microsoft.AspNetCore.Connections;
+
+namespace ChatGateway.WebSockets.Transport;
+
+/// <summary>
+/// The input of a <see cref="DirectSocketConnection"/>: a <see cref="PipeReader"/> whose buffer is filled by
+/// non-blocking receives straight from the socket, on the thread that asks.
+/// <para>
+/// Readiness, then read: when the reader needs bytes it tries a non-blocking receive; only when the socket has
+/// nothing (would block) does it wait, with a zero-byte receive (<see cref="_readable"/>, the connection's one
+/// <see cref="SocketAsyncEventArgs"/>) that completes when bytes arrive. An idle connection therefore holds no
+/// buffer, and a busy one receives without any asynchronous operation.
+/// </para>
+/// <para>
+/// One contiguous buffer from <see cref="ArrayPool{T}.Shared"/> (so every <see cref="ReadResult"/> is a single
+/// segment, the parsers' fast path), returned to the pool whenever everything in it is consumed. It grows (by
+/// doubling, copying what is unconsumed) only while the reader has examined everything and still asks for more:
+/// the WebSocket layer does so only up to one whole frame, whose size it checked against its limit first, and a
+/// hard bound (<c>maxBufferBytes</c>) fails a connection past it.
+/// </para>
+/// Thread-safety as for any <see cref="PipeReader"/>: one reader; <see cref="CancelPendingRead"/> from any thread.
+/// </summary>
+internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult>
+{
+    /// <summary>The first buffer rented once bytes arrive; larger ones only for frames that need them.</summary>
+    public const int MinimumBufferBytes = 4 * 1024;
+
+    private readonly Socket _socket;
+    private readonly int _maxBufferBytes;
+    private readonly ReadableSignal _readable;
+    private ManualResetValueTaskSourceCore<ReadResult> _pending; // completes a read that had to wait
+    private CancellationTokenRegistration _pendingCancellation;
+    private byte[]? _buffer;
+    private int _start; // first unconsumed byte
+    private int _end; // one past the last received byte
+    private bool _examinedAll; // the reader has seen [_start, _end) and wants more
+    private bool _readPending;
+    private bool _waiting; // the zero-byte receive is in flight
+    private bool _cancelNext; // CancelPendingRead with no read pending: the next read returns canceled
+    private bool _ended; // the peer finished sending (or the connection was shut down)
+    private bool _completed; // the application is done reading
+    private Exception? _error;
+
+    /// <param name="socket">A connected socket in non-blocking mode (<c>Blocking = false</c>).</param>
+    /// <param name="maxBufferBytes">The most unconsumed input held; more fails the connection.</param>
+    public SocketPipeReader(Socket socket, int maxBufferBytes)
+    {
+        _socket = socket;
+        _maxBufferBytes = Math.Max(maxBufferBytes, MinimumBufferBytes);
+        _readable = new ReadableSignal(this);
+    }
+
+    private object Sync => _readable;
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        lock (Sync)
+        {
+            ThrowIfCompleted();
+            if (TryTakeResult(out ReadResult result))
+            {
+                return new ValueTask<ReadResult>(result);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            // Nothing to hand out: read the socket now, on this thread.
+            ReceiveAvailable();
+            if (TryTakeResult(out result))
+            {
+                return new ValueTask<ReadResult>(result);
+            }
+            _readPending = true;
+            WaitReadable();
+            if (!_waiting)
+            {
+                // The wait ended at once and something came of it (bytes, the end or an error).
+                _readPending = false;
+                if (TryTakeResult(out result))
+                {
+                    return new ValueTask<ReadResult>(result);
+                }
+                throw new InvalidOperationException("the socket signalled readable but nothing came of it");
+            }
+            _pending.Reset();
+            if (cancellationToken.CanBeCanceled)
+            {
+                _pendingCancellation = cancellationToken.UnsafeRegister(static (state, token) => ((SocketPipeReader)state!).CancelFromToken(token), this);
+            }
+            return new ValueTask<ReadResult>(this, _pending.Version);
+        }
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        lock (Sync)
+        {
+            ThrowIfCompleted();
+            return TryTakeResult(out result);
+        }
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        lock (Sync)
+        {
+            ThrowIfCompleted();
+            if (_buffer is null)
+            {
+                return; // an empty result was advanced
+            }
+            if (!ReferenceEquals(consumed.GetObject(), _buffer) && consumed.GetObject() is not null)
+            {
+                throw new InvalidOperationException("the position is not from this reader's last result");
+            }
+            int consumedAt = consumed.GetObject() is null ? _start : consumed.GetInteger();
+            int examinedAt = examined.GetObject() is null ? consumedAt : examined.GetInteger();
+            if (consumedAt < _start || consumedAt > _end || examinedAt < consumedAt || examinedAt > _end)
+            {
+                throw new InvalidOperationException("the position is outside the unconsumed bytes");
+            }
+            _start = consumedAt;
+            _examinedAll = examinedAt == _end && _start < _end;
+            ReleaseIfEmpty();
+        }
+    }
+
+    public override void CancelPendingRead()
+    {
+        ReadResult result;
+        lock (Sync)
+        {
+            if (!_readPending)
+            {
+                _cancelNext = true;
+                return;
+            }
+            _readPending = false;
+            result = new ReadResult(Unconsumed(), isCanceled: true, isCompleted: false);
+        }
+        Finish(result, error: null);
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        lock (Sync)
+        {
+            _completed = true;
+            ReleaseBuffer();
+        }
+    }
+
+    /// <summary>The connection was shut down: a waiting read ends as the end of input.</summary>
+    public void OnShutdown()
+    {
+        lock (Sync)
+        {
+            _ended = true;
+        }
+        CompleteWaitingRead();
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _pending.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _pending.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _pending.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>Whether a read would return now (<see cref="TryTakeResult"/> would succeed).</summary>
+    private bool HasResult() => _cancelNext || _error is not null || _ended || (_start < _end && !_examinedAll);
+
+    /// <summary>What a read returns now, if anything: new bytes, the end, an error, or a requested cancellation.</summary>
+    private bool TryTakeResult(out ReadResult result)
+    {
+        if (_cancelNext)
+        {
+            _cancelNext = false;
+            result = new ReadResult(Unconsumed(), isCanceled: true, isCompleted: false);
+            return true;
+        }
+        if (_error is not null)
+        {
+            throw _error;
+        }
+        if (_start < _end && !_examinedAll)
+        {
+            result = new ReadResult(Unconsumed(), isCanceled: false, isCompleted: _ended);
+            return true;
+        }
+        if (_ended)
+        {
+            _examinedAll = false;
+            result = new ReadResult(Unconsumed(), isCanceled: false, isCompleted: true);
+            return true;
+        }
+        result = default;
+        return false;
+    }
+
+    /// <summary>Receives what the socket holds without waiting (one non-blocking receive); sets the end or the error it meets.</summary>
+    private void ReceiveAvailable()
+    {
+        if (_ended || _error is not null || _completed || _waiting)
+        {
+            return;
+        }
+        if (_buffer is null)
+        {
+            // Rented for this receive and returned at once if it brings nothing (ReleaseIfEmpty): cheaper than asking
+            // the socket first (FIONREAD, a system call of its own), and an idle connection still holds no buffer.
+            _buffer = ArrayPool<byte>.Shared.Rent(MinimumBufferBytes);
+            _start = _end = 0;
+        }
+        else if (_end == _buffer.Length)
+        {
+            if (!MakeRoom())
+            {
+                return;
+            }
+        }
+        int received = _socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out SocketError error);
+        switch (error)
+        {
+            case SocketError.Success when received > 0:
+                _end += received;
+                _examinedAll = false;
+                break;
+            case SocketError.Success:
+                _ended = true; // the peer closed its side
+                break;
+            case SocketError.WouldBlock:
+                break;
+            default:
+                Fail(error);
+                break;
+        }
+        ReleaseIfEmpty();
+    }
+
+    /// <summary>
+    /// Room after <see cref="_end"/>: unconsumed bytes moved to the front, or a buffer twice as large up to
+    /// <see cref="_maxBufferBytes"/>; past that the connection fails (nothing the WebSocket layer or Kestrel's HTTP
+    /// parser accepts needs it).
+    /// </summary>
+    private bool MakeRoom()
+    {
+        byte[] buffer = _buffer!;
+        int length = _end - _start;
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(buffer, _start, buffer, 0, length);
+        }
+        else if (buffer.Length >= _maxBufferBytes)
+        {
+            _error = new ConnectionAbortedException($"more than {_maxBufferBytes} bytes of input unconsumed");
+            return false;
+        }
+        else
+        {
+            byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, _maxBufferBytes));
+            Buffer.BlockCopy(buffer, 0, larger, 0, length);
+            ArrayPool<byte>.Shared.Return(buffer);
+            _buffer = larger;
+        }
+        _start = 0;
+        _end = length;
+        return true;
+    }
+
+    private void Fail(SocketError error)
+    {
+        if (error is SocketError.OperationAborted or SocketError.Shutdown or SocketError.Interrupted)
+        {
+            _ended = true; // closed or shut down by us: the end of input
+            return;
+        }
+        var cause = new SocketException((int)error);
+        _error = error is SocketError.ConnectionReset
+            ? new ConnectionResetException(cause.Message, cause)
+            : new IOException(cause.Message, cause);
+    }
+
+    /// <summary>Starts the zero-byte receive unless one is in flight; handles it here if it completes at once.</summary>
+    private void WaitReadable()
+    {
+        while (!_waiting && _readPending)
+        {
+            _waiting = true;
+            if (_readable.Start(_socket))
+            {
+                return; // completes later, in OnReadable
+            }
+            _waiting = false;
+            if (_readable.SocketError != SocketError.Success)
+            {
+                Fail(_readable.SocketError);
+            }
+            ReceiveAvailable();
+            if (HasResult())
+            {
+                return; // the caller (still holding the lock) takes the result
+            }
+        }
+    }
+
+    private void OnReadable()
+    {
+        lock (Sync)
+        {
+            _waiting = false;
+            if (_readable.SocketError != SocketError.Success)
+            {
+                Fail(_readable.SocketError);
+            }
+            if (_completed)
+            {
+                ReleaseBuffer();
+                return;
+            }
+            if (!_readPending)
+            {
+                return; // canceled meanwhile: the next read receives
+            }
+            ReceiveAvailable();
+            if (!HasResult())
+            {
+                WaitReadable(); // woke without bytes (a read in between took them): wait again
+                if (!HasResult())
+                {
+                    return;
+                }
+            }
+        }
+        CompleteWaitingRead();
+    }
+
+    /// <summary>Completes a waiting read with what there is now (outside the lock: the continuation runs inline).</summary>
+    private void CompleteWaitingRead()
+    {
+        ReadResult result = default;
+        Exception? error = null;
+        lock (Sync)
+        {
+            if (!_readPending)
+            {
+                return;
+            }
+            _readPending = false;
+            try
+            {
+                if (!TryTakeResult(out result))
+                {
+                    _readPending = true; // nothing new after all
+                    return;
+                }
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+        }
+        Finish(result, error);
+    }
+
+    private void CancelFromToken(CancellationToken token)
+    {
+        lock (Sync)
+        {
+            if (!_readPending)
+            {
+                return;
+            }
+            _readPending = false;
+        }
+        Finish(default, new OperationCanceledException(token));
+    }
+
+    private void Finish(ReadResult result, Exception? error)
+    {
+        _pendingCancellation.Dispose();
+        _pendingCancellation = default;
+        if (error is not null)
+        {
+            _pending.SetException(error);
+        }
+        else
+        {
+            _pending.SetResult(result);
+        }
+    }
+
+    private ReadOnlySequence<byte> Unconsumed() =>
+        _buffer is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+
+    /// <summary>Returns the buffer once nothing in it is unconsumed and no receive targets it.</summary>
+    private void ReleaseIfEmpty()
+    {
+        if (_buffer is not null && _start == _end)
+        {
+            ReleaseBuffer();
+        }
+    }
+
+    private void ReleaseBuffer()
+    {
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+        _start = _end = 0;
+        _examinedAll = false;
+    }
+
+    private void ThrowIfCompleted()
+    {
+        if (_completed)
+        {
+            throw new InvalidOperationException("the reader was completed");
+        }
+    }
+
+    /// <summary>The zero-byte receive that signals bytes to read (or the end, or an error).</summary>
+    private sealed class ReadableSignal(SocketPipeReader reader) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+    {
+        public bool Start(Socket socket)
+        {
+            SetBuffer(Memory<byte>.Empty);
+            return socket.ReceiveAsync(this);
+        }
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => reader.OnReadable();
+    }
+}
