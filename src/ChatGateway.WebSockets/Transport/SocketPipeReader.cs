@@ -142,7 +142,8 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             _readPending = false;
             result = new ReadResult(Unconsumed(), isCanceled: true, isCompleted: false);
         }
-        Finish(result, error: null);
+        // Called by whoever cancels (the timeout sweeper's thread): the reader's loop must not run there.
+        Finish(result, error: null, onThreadPool: true);
     }
 
     public override void Complete(Exception? exception = null)
@@ -161,7 +162,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         {
             _ended = true;
         }
-        CompleteWaitingRead();
+        CompleteWaitingRead(onThreadPool: true); // whoever aborts must not run the reader's loop
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _pending.GetResult(token);
@@ -336,11 +337,11 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
                 }
             }
         }
-        CompleteWaitingRead();
+        CompleteWaitingRead(onThreadPool: false); // the socket's completion thread: the reader continues right here
     }
 
     /// <summary>Completes a waiting read with what there is now (outside the lock: the continuation runs inline).</summary>
-    private void CompleteWaitingRead()
+    private void CompleteWaitingRead(bool onThreadPool)
     {
         ReadResult result = default;
         Exception? error = null;
@@ -364,7 +365,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
                 error = ex;
             }
         }
-        Finish(result, error);
+        Finish(result, error, onThreadPool);
     }
 
     private void CancelFromToken(CancellationToken token)
@@ -377,13 +378,14 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             }
             _readPending = false;
         }
-        Finish(default, new OperationCanceledException(token));
+        Finish(default, new OperationCanceledException(token), onThreadPool: true);
     }
 
-    private void Finish(ReadResult result, Exception? error)
+    private void Finish(ReadResult result, Exception? error, bool onThreadPool)
     {
         _pendingCancellation.Dispose();
         _pendingCancellation = default;
+        _pending.RunContinuationsAsynchronously = onThreadPool;
         if (error is not null)
         {
             _pending.SetException(error);

@@ -87,7 +87,18 @@ public sealed class DirectSocketTransportTests
         PipeReader input = pair.Server.Transport.Input;
 
         ValueTask<ReadResult> pending = input.ReadAsync(cts.Token);
-        input.CancelPendingRead();
+        // The reader's continuation must not run on the canceling thread (the timeout sweeper's, in the gateway).
+        var continuedOn = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pending.GetAwaiter().UnsafeOnCompleted(() => continuedOn.SetResult(Environment.CurrentManagedThreadId));
+        int canceledOn = 0;
+        var canceler = new Thread(() =>
+        {
+            canceledOn = Environment.CurrentManagedThreadId;
+            input.CancelPendingRead();
+        });
+        canceler.Start();
+        canceler.Join();
+        Assert.NotEqual(canceledOn, await continuedOn.Task.WaitAsync(Timeout));
         ReadResult canceled = await pending;
         Assert.True(canceled.IsCanceled);
         Assert.True(canceled.Buffer.IsEmpty);
