@@ -62,6 +62,9 @@ public sealed class ChatStore : IAsyncDisposable
     /// <summary>The journal's device when it is ours (Linux).</summary>
     internal Disk.SegmentDevice? JournalDevice => _journal.Device;
 
+    /// <summary>Tests: the devices the index's checkpoint files are written through.</summary>
+    internal Disk.CheckpointDeviceFactory CheckpointFiles => _state.CheckpointFiles;
+
     public StoreStats Stats => new(_writer.Batches, _writer.Records, _writer.Checkpoints, _journal.TailAddress - _journal.BeginAddress,
         _journal.CommittedUntilAddress - _journal.BeginAddress, Incarnation);
 

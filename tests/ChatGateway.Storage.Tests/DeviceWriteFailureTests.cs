@@ -42,6 +42,39 @@ public sealed class DeviceWriteFailureTests
     }
 
     [Fact]
+    public async Task A_failed_checkpoint_file_write_fails_the_checkpoint_which_is_never_used()
+    {
+        await using var temp = new TempStore();
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 1; i <= 50; i++)
+        {
+            Assert.Equal(i, (await store.AppendMessageAsync(8, 1, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false)).Seq);
+        }
+        await store.CheckpointAsync().WaitAsync(Patience); // a good one to fall back on
+        for (int i = 51; i <= 100; i++)
+        {
+            Assert.Equal(i, (await store.AppendMessageAsync(8, 1, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false)).Seq);
+        }
+        store.CheckpointFiles.InjectedWriteError = 5; // EIO on the hash table and metadata files of the next checkpoint
+
+        // FASTER would report this checkpoint as taken (it only traces a failed metadata write): the store must not.
+        var checkpointError = await Assert.ThrowsAnyAsync<StoreException>(() => store.CheckpointAsync().WaitAsync(Patience));
+        AssertMentions(checkpointError, "index checkpoint could not be written");
+        AssertMentions(checkpointError, "Input/output error");
+        await Assert.ThrowsAsync<StoreFaultedException>(async () =>
+            await store.AppendMessageAsync(8, 1, new ClientMessageId(1, 999), "late"u8, requireMembership: false).AsTask().WaitAsync(Patience));
+        await store.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        // Reopened from the good checkpoint and the journal after it: all 100, and seqs go on.
+        store = await temp.OpenAsync();
+        var page = new MessagePage();
+        store.ReadRange(8, 1, 1000, page);
+        Assert.Equal(Enumerable.Range(1, 100), page.Messages.Select(m => BitConverter.ToInt32(m.Body.Span)));
+        Assert.Equal(101, (await store.AppendMessageAsync(8, 1, new ClientMessageId(1, 101), "next"u8, requireMembership: false)).Seq);
+        await store.CheckpointAsync().WaitAsync(Patience); // and checkpoints work again on a healthy disk
+    }
+
+    [Fact]
     public async Task A_page_flush_that_fails_under_load_stops_the_writer_and_nothing_acknowledged_is_lost()
     {
         await using var temp = new TempStore(); // 16 MiB of index memory: pages flush as the log grows past it

@@ -6,7 +6,8 @@ namespace ChatGateway.Storage.Disk;
 /// <summary>
 /// A FASTER log's segment files ({name}.0, {name}.1, ... as FASTER's own device names them), written with
 /// O_DIRECT | O_DSYNC into segments that are zero-filled ahead of the tail, by one I/O thread in submission order.
-/// The journal and the index's hybrid log both use it on Linux.
+/// The journal and the index's hybrid log both use it on Linux, and the index's checkpoint files without the
+/// zero fill (<see cref="CheckpointDeviceFactory"/>).
 /// <para>
 /// Why not FASTER's default device: on Linux it opens files with O_SYNC and lets them grow with every write, so
 /// each commit also journals the file's new size and modification time (a second device flush), and every byte
@@ -51,8 +52,16 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
     /// </summary>
     public Task<IOException> WriteFailure => _writeFailure.Task;
 
-    public SegmentDevice(string fileName) : base(fileName, Sector, -1)
+    private readonly bool _fillAhead;
+
+    /// <param name="fileName">The files' common name; segment n is <c>{fileName}.n</c>.</param>
+    /// <param name="fillAhead">
+    /// Zero-fill ahead of the writes (logs: their appends then overwrite allocated blocks). False for files
+    /// written once, front to back, in large writes (checkpoints): zeros would double their bytes.
+    /// </param>
+    public SegmentDevice(string fileName, bool fillAhead = true) : base(fileName, Sector, -1)
     {
+        _fillAhead = fillAhead;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(fileName))!);
         _thread = new Thread(Run) { IsBackground = true, Name = "segment I/O " + Path.GetFileName(fileName) };
         _thread.Start();
@@ -159,6 +168,10 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
             return (error, done);
         }
         segment.FilledTo = Math.Max(segment.FilledTo, end);
+        if (!_fillAhead)
+        {
+            return (0, done);
+        }
         Settle(segment); // the fill may have finished during the write
         if (segment.Filling.IsCompleted && segment.FilledTo - end < FillAhead / 2 && segment.FilledTo < SegmentSize)
         {
@@ -245,7 +258,7 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
         {
             _segments[id] = segment;
         }
-        if (forWrite && segment.FilledTo < SegmentSize)
+        if (forWrite && _fillAhead && segment.FilledTo < SegmentSize)
         {
             StartFill(segment, Math.Min(SegmentSize, segment.FilledTo + FillAhead));
         }

@@ -13,6 +13,7 @@ internal sealed class StateStore : IDisposable
 {
     private readonly FasterKVSettings<SpanByte, SpanByte> _settings;
     private readonly IDevice _device;
+    private readonly CheckpointDeviceFactory _checkpointFiles = new();
     private readonly DeviceLogCommitCheckpointManager _checkpoints;
     private readonly FasterKV<SpanByte, SpanByte> _kv;
     private readonly ConcurrentBag<StateSession> _readers = [];
@@ -25,7 +26,7 @@ internal sealed class StateStore : IDisposable
     {
         string checkpointDir = Path.Combine(directory, "checkpoints");
         _checkpoints = new DeviceLogCommitCheckpointManager(
-            new LocalStorageNamedDeviceFactory(),
+            _checkpointFiles,
             new DefaultCheckpointNamingScheme(checkpointDir),
             removeOutdated: false);
         _device = DirectFile.IsSupported ? new SegmentDevice(Path.Combine(directory, "hlog.log")) : Devices.CreateLogDevice(Path.Combine(directory, "hlog.log"));
@@ -54,6 +55,9 @@ internal sealed class StateStore : IDisposable
 
     /// <summary>Completes with the first failed write of the index's log (never, on FASTER's own device).</summary>
     public Task<IOException> WriteFailure => DeviceWriteFailure.Of(_device);
+
+    /// <summary>The devices of the checkpoint files; tests inject write errors through them.</summary>
+    internal CheckpointDeviceFactory CheckpointFiles => _checkpointFiles;
 
     public StateSession NewSession() => new(_kv);
 
@@ -95,6 +99,12 @@ internal sealed class StateStore : IDisposable
         if (!success)
         {
             throw new StoreException("the index checkpoint could not be taken");
+        }
+        // FASTER completes a checkpoint whose files failed to write (it only traces the error); the device reports
+        // the failure before FASTER sees the write end, so it is known here. Such a checkpoint is never used.
+        if (_checkpointFiles.WriteFailure.IsCompleted)
+        {
+            throw new StoreException("the index checkpoint could not be written", await _checkpointFiles.WriteFailure.ConfigureAwait(false));
         }
         return token;
     }

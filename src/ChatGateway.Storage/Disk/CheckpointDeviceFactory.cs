@@ -1,0 +1,54 @@
+using FASTER.core;
+
+namespace ChatGateway.Storage.Disk;
+
+/// <summary>
+/// The devices FASTER writes the index's checkpoints through (the hash table, its metadata): on Linux a
+/// <see cref="SegmentDevice"/> without zero fill, so each write goes straight to disk (O_DIRECT | O_DSYNC) and a
+/// failed write is seen (<see cref="WriteFailure"/>); elsewhere FASTER's own. Listing and deleting checkpoints
+/// stay FASTER's: the files are named the same (<c>{name}.0</c>).
+/// <para>
+/// Why: FASTER's device writes through the page cache, and a full index checkpoint writes the whole hash table
+/// (32 MiB by default, plus its overflow buckets) every few seconds under load: the kernel's copy was 5.6% of the
+/// server's CPU in the pairs benchmark (docs/benchmarks.md). And FASTER only traces a failed checkpoint-metadata
+/// write: the store would point at a checkpoint that is not on disk.
+/// </para>
+/// </summary>
+internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
+{
+    private readonly LocalStorageNamedDeviceFactory _files = new();
+    private readonly TaskCompletionSource<IOException> _writeFailure = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string _baseName = "";
+
+    /// <summary>Completes with the first failed write of any checkpoint file (never, on FASTER's own devices).</summary>
+    public Task<IOException> WriteFailure => _writeFailure.Task;
+
+    /// <summary>Tests only: when not 0, devices created from now on fail every write with this errno.</summary>
+    internal volatile int InjectedWriteError;
+
+    public void Initialize(string baseName)
+    {
+        _baseName = baseName;
+        _files.Initialize(baseName);
+    }
+
+    public IDevice Get(FileDescriptor fileInfo)
+    {
+        if (!DirectFile.IsSupported)
+        {
+            return _files.Get(fileInfo);
+        }
+        var device = new SegmentDevice(Path.Combine(_baseName, fileInfo.directoryName, fileInfo.fileName), fillAhead: false)
+        {
+            InjectedWriteError = InjectedWriteError,
+        };
+        device.WriteFailure.ContinueWith(static (failed, state) => ((TaskCompletionSource<IOException>)state!).TrySetResult(failed.Result),
+            _writeFailure, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return device;
+    }
+
+    public IEnumerable<FileDescriptor> ListContents(string path) => _files.ListContents(path);
+
+    public void Delete(FileDescriptor fileInfo) => _files.Delete(fileInfo);
+}
