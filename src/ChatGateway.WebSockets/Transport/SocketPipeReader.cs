@@ -40,6 +40,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private bool _examinedAll; // the reader has seen [_start, _end) and wants more
     private bool _readPending;
     private bool _waiting; // the zero-byte receive is in flight
+    private bool _drained; // the last receive took everything the socket had
     private bool _cancelNext; // CancelPendingRead with no read pending: the next read returns canceled
     private bool _ended; // the peer finished sending (or the connection was shut down)
     private bool _completed; // the application is done reading
@@ -66,11 +67,16 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
                 return new ValueTask<ReadResult>(result);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            // Nothing to hand out: read the socket now, on this thread.
-            ReceiveAvailable();
-            if (TryTakeResult(out result))
+            // Nothing to hand out: read the socket now, on this thread, unless the last receive emptied it. Then
+            // a receive now would almost always find nothing (at 20,000 msgs/s two receives in three did, strace):
+            // the zero-byte wait below completes at once if bytes came meanwhile.
+            if (!_drained)
             {
-                return new ValueTask<ReadResult>(result);
+                ReceiveAvailable();
+                if (TryTakeResult(out result))
+                {
+                    return new ValueTask<ReadResult>(result);
+                }
             }
             _readPending = true;
             WaitReadable();
@@ -224,17 +230,20 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
                 return;
             }
         }
+        int space = _buffer.Length - _end;
         int received = _socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out SocketError error);
         switch (error)
         {
             case SocketError.Success when received > 0:
                 _end += received;
                 _examinedAll = false;
+                _drained = received < space;
                 break;
             case SocketError.Success:
                 _ended = true; // the peer closed its side
                 break;
             case SocketError.WouldBlock:
+                _drained = true;
                 break;
             default:
                 Fail(error);
