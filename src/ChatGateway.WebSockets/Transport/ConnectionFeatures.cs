@@ -15,7 +15,7 @@ namespace ChatGateway.WebSockets.Transport;
 /// </summary>
 internal sealed class ConnectionFeatures(DirectSocketConnection connection) : IFeatureCollection
 {
-    private KeyValuePair<Type, object>[] _others = [];
+    private KeyValuePair<Type, object>[] _others = Array.Empty<KeyValuePair<Type, object>>();
     private int _count;
 
     public bool IsReadOnly => false;
@@ -26,25 +26,16 @@ internal sealed class ConnectionFeatures(DirectSocketConnection connection) : IF
     {
         get
         {
-            if (DirectSocketConnection.Implements(key))
+            int index = IndexOf(key);
+            if (index >= 0)
             {
-                return connection;
+                return _others[index].Value;
             }
-            for (int i = 0; i < _count; i++)
-            {
-                if (_others[i].Key == key)
-                {
-                    return _others[i].Value;
-                }
-            }
-            return null;
+            return DirectSocketConnection.Implements(key) ? connection : null;
         }
         set
         {
-            if (DirectSocketConnection.Implements(key))
-            {
-                throw new NotSupportedException($"{key.Name} is part of the connection itself and cannot be replaced");
-            }
+            // A feature set explicitly (even one the connection implements) takes precedence, as in FeatureCollection.
             Revision++;
             int index = IndexOf(key);
             if (value is null)
@@ -75,13 +66,16 @@ internal sealed class ConnectionFeatures(DirectSocketConnection connection) : IF
 
     public IEnumerator<KeyValuePair<Type, object>> GetEnumerator()
     {
-        foreach (Type type in DirectSocketConnection.ImplementedFeatures)
-        {
-            yield return new(type, connection);
-        }
         for (int i = 0; i < _count; i++)
         {
             yield return _others[i];
+        }
+        foreach (Type type in DirectSocketConnection.ImplementedFeatures)
+        {
+            if (IndexOf(type) < 0)
+            {
+                yield return new(type, connection);
+            }
         }
     }
 

@@ -158,7 +158,13 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         {
             _completed = true;
             ReleaseBuffer();
+            if (!_readPending)
+            {
+                return;
+            }
+            _readPending = false; // a read still waiting (a caller that gave up on it) ends rather than hangs
         }
+        Finish(new ReadResult(ReadOnlySequence<byte>.Empty, isCanceled: false, isCompleted: true), error: null, onThreadPool: true);
     }
 
     /// <summary>The connection was shut down: a waiting read ends as the end of input.</summary>

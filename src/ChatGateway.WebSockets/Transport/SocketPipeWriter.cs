@@ -138,6 +138,11 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
         // Sends are not cancelable without closing the socket; the WebSocket layer aborts the connection instead.
     }
 
+    /// <summary>
+    /// No more writes. What was written but not flushed is sent as far as the socket takes it without waiting (as a
+    /// <see cref="Pipe"/> hands unflushed bytes to its reader on completion); the connection is ending, so what a
+    /// full send buffer refuses is dropped.
+    /// </summary>
     public override void Complete(Exception? exception = null)
     {
         if (_completed)
@@ -145,6 +150,16 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
             return;
         }
         _completed = true;
+        int sent = 0;
+        while (_failure is null && exception is null && sent < _written)
+        {
+            int n = socket.Send(_buffer.AsSpan(sent, _written - sent), SocketFlags.None, out SocketError error);
+            if (error != SocketError.Success || n == 0)
+            {
+                break;
+            }
+            sent += n;
+        }
         ReleaseBuffer();
     }
 

@@ -232,6 +232,44 @@ public sealed class DirectSocketTransportTests
     }
 
     [Fact]
+    public async Task Bytes_written_but_not_flushed_are_sent_when_the_writer_completes()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+        PipeWriter output = pair.Server.Transport.Output;
+        "last words"u8.CopyTo(output.GetSpan(10));
+        output.Advance(10);
+        output.Complete(); // as a Pipe hands unflushed bytes to its reader
+
+        byte[] received = new byte[16];
+        Assert.Equal(10, await pair.Client.ReceiveAsync(received, cts.Token));
+        Assert.Equal("last words"u8.ToArray(), received[..10]);
+    }
+
+    [Fact]
+    public async Task Completing_the_reader_ends_a_read_still_waiting_instead_of_leaving_it_hanging()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        PipeReader input = pair.Server.Transport.Input;
+        ValueTask<ReadResult> pending = input.ReadAsync();
+        Assert.False(pending.IsCompleted);
+        input.Complete();
+        Assert.True((await pending.AsTask().WaitAsync(Timeout)).IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_feature_set_on_the_connection_replaces_the_one_it_implements()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        var items = new ItemsFeature();
+        Assert.Same(pair.Server, pair.Server.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>());
+        pair.Server.Features.Set<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>(items);
+        Assert.Same(items, pair.Server.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>());
+        pair.Server.Features.Set<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>(null);
+        Assert.Same(pair.Server, pair.Server.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>());
+    }
+
+    [Fact]
     public async Task Binding_a_port_in_use_fails_with_AddressInUseException()
     {
         await using DirectSocketListener first = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), 1 << 20, NullLogger.Instance);
@@ -246,6 +284,11 @@ public sealed class DirectSocketTransportTests
         await listener.UnbindAsync();
         Assert.Null(await accepting);
         await listener.DisposeAsync();
+    }
+
+    private sealed class ItemsFeature : Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature
+    {
+        public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
     }
 
     /// <summary>A real TCP client connected to a <see cref="DirectSocketListener"/>, and the server side's connection.</summary>
