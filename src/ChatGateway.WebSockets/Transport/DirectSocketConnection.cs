@@ -124,7 +124,9 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
             // Already reset by the peer or closed: nothing left to shut.
         }
         _reader.OnShutdown();
-        _closed.Cancel();
+        // Callbacks registered on ConnectionClosed run on the pool, not on the aborting thread (a timeout sweeper,
+        // a session's loop), and whatever they throw cannot escape from Abort.
+        _ = _closed.CancelAsync();
     }
 
     public override ValueTask DisposeAsync()

@@ -270,6 +270,22 @@ public sealed class DirectSocketTransportTests
     }
 
     [Fact]
+    public async Task ConnectionClosed_callbacks_run_off_the_aborting_thread_and_cannot_make_Abort_throw()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        var ranOn = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pair.Server.ConnectionClosed.Register(() =>
+        {
+            ranOn.SetResult(Environment.CurrentManagedThreadId);
+            throw new InvalidOperationException("a careless callback");
+        });
+        int abortingThread = Environment.CurrentManagedThreadId;
+        pair.Server.Abort(new ConnectionAbortedException("test")); // must not throw
+        Assert.True(pair.Server.ConnectionClosed.IsCancellationRequested);
+        Assert.NotEqual(abortingThread, await ranOn.Task.WaitAsync(Timeout));
+    }
+
+    [Fact]
     public async Task Binding_a_port_in_use_fails_with_AddressInUseException()
     {
         await using DirectSocketListener first = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), 1 << 20, NullLogger.Instance);
