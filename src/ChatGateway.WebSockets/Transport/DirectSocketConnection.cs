@@ -53,7 +53,7 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
         _socket = socket;
         _number = Interlocked.Increment(ref s_lastId);
         _features = new ConnectionFeatures(this);
-        _reader = new SocketPipeReader(socket, maxReadBufferBytes);
+        _reader = new SocketPipeReader(socket, maxReadBufferBytes, _closed);
         _writer = new SocketPipeWriter(socket);
     }
 

@@ -31,6 +31,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
 
     private readonly Socket _socket;
     private readonly int _maxBufferBytes;
+    private readonly CancellationTokenSource? _closed;
     private readonly ReadableSignal _readable;
     private ManualResetValueTaskSourceCore<ReadResult> _pending; // completes a read that had to wait
     private CancellationTokenRegistration _pendingCancellation;
@@ -48,9 +49,11 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
 
     /// <param name="socket">A connected socket in non-blocking mode (<c>Blocking = false</c>).</param>
     /// <param name="maxBufferBytes">The most unconsumed input held; more fails the connection.</param>
-    public SocketPipeReader(Socket socket, int maxBufferBytes)
+    /// <param name="closed">Canceled when a receive finds the peer gone (the connection's <c>ConnectionClosed</c>).</param>
+    public SocketPipeReader(Socket socket, int maxBufferBytes, CancellationTokenSource? closed = null)
     {
         _socket = socket;
+        _closed = closed;
         _maxBufferBytes = Math.Max(maxBufferBytes, MinimumBufferBytes);
         _readable = new ReadableSignal(this);
     }
@@ -247,6 +250,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
                 break;
             case SocketError.Success:
                 _ended = true; // the peer closed its side
+                SignalPeerGone();
                 break;
             case SocketError.WouldBlock:
                 _drained = true;
@@ -299,6 +303,19 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         _error = error is SocketError.ConnectionReset
             ? new ConnectionResetException(cause.Message, cause)
             : new IOException(cause.Message, cause);
+        SignalPeerGone();
+    }
+
+    /// <summary>
+    /// The peer closed or reset the connection: <see cref="ConnectionContext.ConnectionClosed"/> fires, as with
+    /// Kestrel's transport (Kestrel's HTTP layer aborts a request in progress on it). Its callbacks run on the pool.
+    /// </summary>
+    private void SignalPeerGone()
+    {
+        if (_closed is { IsCancellationRequested: false } closed)
+        {
+            _ = closed.CancelAsync();
+        }
     }
 
     /// <summary>Starts the zero-byte receive unless one is in flight; handles it here if it completes at once.</summary>

@@ -286,6 +286,19 @@ public sealed class DirectSocketTransportTests
     }
 
     [Fact]
+    public async Task ConnectionClosed_fires_when_a_read_finds_the_peer_gone()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pair.Server.ConnectionClosed.Register(() => closed.SetResult());
+        ValueTask<ReadResult> pending = pair.Server.Transport.Input.ReadAsync();
+        Assert.False(pair.Server.ConnectionClosed.IsCancellationRequested);
+        pair.Client.Shutdown(SocketShutdown.Send); // the client is done sending
+        Assert.True((await pending.AsTask().WaitAsync(Timeout)).IsCompleted);
+        await closed.Task.WaitAsync(Timeout); // as Kestrel's transport signals it (its HTTP layer aborts requests on it)
+    }
+
+    [Fact]
     public async Task Binding_a_port_in_use_fails_with_AddressInUseException()
     {
         await using DirectSocketListener first = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), 1 << 20, NullLogger.Instance);
