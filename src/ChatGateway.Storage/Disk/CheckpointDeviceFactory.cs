@@ -4,8 +4,9 @@ namespace ChatGateway.Storage.Disk;
 
 /// <summary>
 /// The devices FASTER writes the index's checkpoints through (the hash table, its metadata): on Linux a
-/// <see cref="SegmentDevice"/> without zero fill, so each write goes straight to disk (O_DIRECT | O_DSYNC) and a
-/// failed write is seen (<see cref="WriteFailure"/>); elsewhere FASTER's own. Listing and deleting checkpoints
+/// <see cref="SegmentDevice"/> without zero fill and without per-write sync, so each write goes straight to disk
+/// (O_DIRECT) and a failed write is seen (<see cref="WriteFailure"/>); the store syncs the files once FASTER
+/// reports the checkpoint complete (<see cref="SyncCheckpoint"/>). Elsewhere FASTER's own devices. Listing and deleting checkpoints
 /// stay FASTER's: the files are named the same (<c>{name}.0</c>).
 /// <para>
 /// Why: FASTER's device writes through the page cache, and a full index checkpoint writes the whole hash table
@@ -38,7 +39,7 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
         {
             return _files.Get(fileInfo);
         }
-        var device = new SegmentDevice(Path.Combine(_baseName, fileInfo.directoryName, fileInfo.fileName), fillAhead: false)
+        var device = new SegmentDevice(Path.Combine(_baseName, fileInfo.directoryName, fileInfo.fileName), fillAhead: false, syncEachWrite: false)
         {
             InjectedWriteError = InjectedWriteError,
         };
@@ -46,6 +47,32 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
             _writeFailure, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
         return device;
+    }
+
+    /// <summary>
+    /// Makes a complete checkpoint durable before anything points at it: every file and the folder of each of its
+    /// parts (the hash index and the log's metadata), then the folders that hold them.
+    /// </summary>
+    public void SyncCheckpoint(Guid token)
+    {
+        if (!DirectFile.IsSupported)
+        {
+            return; // FASTER's own devices write with O_SYNC
+        }
+        foreach (string kind in new[] { "index-checkpoints", "cpr-checkpoints" })
+        {
+            string folder = Path.Combine(_baseName, kind, token.ToString());
+            if (!Directory.Exists(folder))
+            {
+                continue;
+            }
+            foreach (string file in Directory.EnumerateFiles(folder))
+            {
+                DirectFile.SyncFile(file);
+            }
+            DirectFile.SyncFile(folder);
+            DirectFile.SyncFile(Path.Combine(_baseName, kind));
+        }
     }
 
     public IEnumerable<FileDescriptor> ListContents(string path) => _files.ListContents(path);

@@ -18,12 +18,18 @@ internal static unsafe partial class DirectFile
         && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
 
     /// <summary>Opens (creating) <paramref name="path"/>; filesystems without O_DIRECT (tmpfs before Linux 6.6) get O_DSYNC alone.</summary>
-    public static int Open(string path)
+    /// <param name="path">The file.</param>
+    /// <param name="syncEachWrite">
+    /// O_DSYNC: each write is durable when it returns. Without it the caller makes the file durable with
+    /// <see cref="SyncFile"/> once it is complete.
+    /// </param>
+    public static int Open(string path, bool syncEachWrite = true)
     {
-        int fd = Native.open(path, Native.O_RDWR | Native.O_CREAT | Native.O_CLOEXEC | Native.O_DSYNC | Native.ODirect, 0x1A4 /* 0644 */);
+        int sync = syncEachWrite ? Native.O_DSYNC : 0;
+        int fd = Native.open(path, Native.O_RDWR | Native.O_CREAT | Native.O_CLOEXEC | sync | Native.ODirect, 0x1A4 /* 0644 */);
         if (fd < 0 && Marshal.GetLastPInvokeError() == Native.EINVAL)
         {
-            fd = Native.open(path, Native.O_RDWR | Native.O_CREAT | Native.O_CLOEXEC | Native.O_DSYNC, 0x1A4);
+            fd = Native.open(path, Native.O_RDWR | Native.O_CREAT | Native.O_CLOEXEC | sync, 0x1A4);
         }
         if (fd < 0)
         {
@@ -34,6 +40,29 @@ internal static unsafe partial class DirectFile
     }
 
     public static void Close(int fd) => Native.close(fd);
+
+    /// <summary>Makes a file's data, or a directory's entries, durable (fsync); throws <see cref="IOException"/> with the errno.</summary>
+    public static void SyncFile(string path)
+    {
+        int fd = Native.open(path, Native.O_RDONLY | Native.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        }
+        try
+        {
+            if (Native.fsync(fd) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"cannot sync {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            }
+        }
+        finally
+        {
+            Native.close(fd);
+        }
+    }
 
     public static long Length(int fd) => Native.lseek(fd, 0, Native.SEEK_END);
 
@@ -101,7 +130,7 @@ internal static unsafe partial class DirectFile
 
     private static partial class Native
     {
-        public const int O_RDWR = 0x2, O_CREAT = 0x40, O_DSYNC = 0x1000, O_CLOEXEC = 0x80000;
+        public const int O_RDONLY = 0x0, O_RDWR = 0x2, O_CREAT = 0x40, O_DSYNC = 0x1000, O_CLOEXEC = 0x80000;
         public const int EINTR = 4, EINVAL = 22, SEEK_END = 2, F_GETFL = 3, F_SETFL = 4;
 
         /// <summary>O_DIRECT's value differs between architectures (040000 on x64, 0200000 on arm64).</summary>
@@ -112,6 +141,9 @@ internal static unsafe partial class DirectFile
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int close(int fd);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int fsync(int fd);
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial nint pwrite(int fd, byte* buffer, nuint count, long offset);

@@ -106,6 +106,14 @@ internal sealed class StateStore : IDisposable
         {
             throw new StoreException("the index checkpoint could not be written", await _checkpointFiles.WriteFailure.ConfigureAwait(false));
         }
+        try
+        {
+            _checkpointFiles.SyncCheckpoint(token);
+        }
+        catch (IOException ex)
+        {
+            throw new StoreException("the index checkpoint could not be written", ex);
+        }
         return token;
     }
 
