@@ -6,7 +6,8 @@ namespace ChatGateway.WebSockets.Transport;
 /// <summary>
 /// The feature collection of one <see cref="DirectSocketConnection"/>: the features the connection implements
 /// itself are answered without storage, and the few that Kestrel sets per connection (heartbeat, completion,
-/// lifetime notification, metrics: four to six) sit in a small array searched linearly.
+/// lifetime notification, metrics: four to six) sit in a small array searched linearly. A feature set here takes
+/// precedence over the connection's own, as in <see cref="FeatureCollection"/> with defaults.
 /// <para>
 /// Why not <see cref="FeatureCollection"/>: it keeps a <see cref="Dictionary{TKey,TValue}"/>, ~350 bytes per
 /// connection once Kestrel has set its features, for a gateway whose idle connections are counted in bytes.
