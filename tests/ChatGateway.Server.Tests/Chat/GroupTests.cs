@@ -130,12 +130,23 @@ public sealed class GroupTests
         await using RawChatClient a = await server.ConnectRawAsync(A);
         await using RawChatClient b = await server.ConnectRawAsync(B);
         var mine = new HashSet<long>();
+        long lastMessageAt = 0;
         for (long peer = 1; peer <= 5; peer++)
         {
-            mine.Add((await a.SendMessageAsync(0, "hi", toUser: 9000 + peer)).Conversation);
+            AckMessage ack = await a.SendMessageAsync(0, "hi", toUser: 9000 + peer);
+            mine.Add(ack.Conversation);
+            lastMessageAt = ack.Timestamp;
         }
-        uint rid = await b.SendAsync((o, r) => ClientRequestWriter.Heartbeat(o, r));
-        long now = Assert.IsType<OkMessage>(await b.ReplyAsync(rid)).Value;
+        // changed_since keeps what changed at or after it (ms): take a server time past the last message, asking
+        // again while a round trip still falls within that message's millisecond.
+        uint rid;
+        long now;
+        do
+        {
+            rid = await b.SendAsync((o, r) => ClientRequestWriter.Heartbeat(o, r));
+            now = Assert.IsType<OkMessage>(await b.ReplyAsync(rid)).Value;
+        }
+        while (now <= lastMessageAt);
         rid = await b.SendAsync((o, r) => ClientRequestWriter.CreateGroup(o, r, [A]));
         long group = Assert.IsType<OkMessage>(await b.ReplyAsync(rid)).Value;
         mine.Add(group);
