@@ -299,10 +299,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             _ended = true; // closed or shut down by us: the end of input
             return;
         }
-        var cause = new SocketException((int)error);
-        _error = error is SocketError.ConnectionReset
-            ? new ConnectionResetException(cause.Message, cause)
-            : new IOException(cause.Message, cause);
+        _error = SocketErrors.ToException(error);
         SignalPeerGone();
     }
 

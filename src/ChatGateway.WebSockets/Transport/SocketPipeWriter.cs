@@ -165,10 +165,7 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
 
     private Exception Fail(SocketError error)
     {
-        var cause = new SocketException((int)error);
-        _failure = error is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted
-            ? new ConnectionResetException(cause.Message, cause)
-            : new IOException(cause.Message, cause);
+        _failure = SocketErrors.ToException(error);
         ReleaseBuffer();
         return _failure;
     }
