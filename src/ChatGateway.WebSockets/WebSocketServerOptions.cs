@@ -49,6 +49,9 @@ public sealed class WebSocketServerOptions
     /// <summary>Smallest transport input buffer that lets the largest allowed frame arrive whole.</summary>
     public long RequiredInputBufferSize => MaxMessageSize + 14L + MaxRequestHeadSize;
 
+    /// <summary>The input bound a host gives its transport: <see cref="RequiredInputBufferSize"/>, at least 1 MiB.</summary>
+    public int TransportInputBufferSize => (int)Math.Min(int.MaxValue, Math.Max(1024 * 1024, RequiredInputBufferSize));
+
     public void Validate()
     {
         if (MaxMessageSize < 125)

@@ -71,7 +71,7 @@ public static class GatewayHost
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ChatGateway.WebSockets")));
 
         // A frame is parsed only once it is whole in the input, so either transport must hold the largest frame.
-        int maxReadBufferBytes = (int)Math.Min(int.MaxValue, Math.Max(1024 * 1024, webSockets.RequiredInputBufferSize));
+        int maxReadBufferBytes = webSockets.TransportInputBufferSize;
         if (gateway.Transport == TransportKind.Direct)
         {
             DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services, maxReadBufferBytes);

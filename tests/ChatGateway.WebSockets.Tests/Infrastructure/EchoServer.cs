@@ -60,11 +60,11 @@ public sealed class EchoServer : IAsyncDisposable
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         if (kestrelTransport)
         {
-            builder.WebHost.UseSockets(s => s.MaxReadBufferSize = Math.Max(1024 * 1024, options.RequiredInputBufferSize));
+            builder.WebHost.UseSockets(s => s.MaxReadBufferSize = options.TransportInputBufferSize);
         }
         else
         {
-            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services, (int)Math.Min(int.MaxValue, Math.Max(1024 * 1024, options.RequiredInputBufferSize)));
+            DirectSocketTransportFactory.ReplaceKestrelTransport(builder.Services, options.TransportInputBufferSize);
         }
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
             listen.Use(next => context => middleware.OnConnectionAsync(context, next))));
