@@ -33,8 +33,7 @@ internal static unsafe partial class DirectFile
         }
         if (fd < 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            throw LastError("open", path);
         }
         return fd;
     }
@@ -47,21 +46,26 @@ internal static unsafe partial class DirectFile
         int fd = Native.open(path, Native.O_RDONLY | Native.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            throw LastError("open", path);
         }
         try
         {
             if (Native.fsync(fd) != 0)
             {
-                int errno = Marshal.GetLastPInvokeError();
-                throw new IOException($"cannot sync {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+                throw LastError("sync", path);
             }
         }
         finally
         {
             Native.close(fd);
         }
+    }
+
+    /// <summary>The errno of the call that just failed, as an <see cref="IOException"/> naming what failed on which file.</summary>
+    private static IOException LastError(string what, string path)
+    {
+        int errno = Marshal.GetLastPInvokeError();
+        return new IOException($"cannot {what} {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
     }
 
     public static long Length(int fd) => Native.lseek(fd, 0, Native.SEEK_END);

@@ -122,7 +122,7 @@ internal sealed class JournalLog : IDisposable
     internal SegmentDevice? Device => _parts.Device as SegmentDevice;
 
     /// <summary>Zeros written ahead of the tail by <see cref="SegmentDevice"/> (0 on other platforms).</summary>
-    public long ZerosWritten => (_parts.Device as SegmentDevice)?.ZerosWritten ?? 0;
+    public long ZerosWritten => Device?.ZerosWritten ?? 0;
 
     public long BeginAddress => _log.BeginAddress;
     public long TailAddress => _log.TailAddress;
