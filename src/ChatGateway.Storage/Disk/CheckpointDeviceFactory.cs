@@ -51,17 +51,23 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
 
     /// <summary>
     /// Makes a complete checkpoint durable before anything points at it: every file and the folder of each of its
-    /// parts (the hash index and the log's metadata), then the folders that hold them.
+    /// parts (the hash index and the log's metadata, where <paramref name="naming"/> puts them), then the folders
+    /// that hold them.
     /// </summary>
-    public void SyncCheckpoint(Guid token)
+    public void SyncCheckpoint(ICheckpointNamingScheme naming, Guid token)
     {
         if (!DirectFile.IsSupported)
         {
             return; // FASTER's own devices write with O_SYNC
         }
-        foreach (string kind in new[] { "index-checkpoints", "cpr-checkpoints" })
+        (FileDescriptor Metadata, string Parent)[] parts =
+        [
+            (naming.IndexCheckpointMetadata(token), naming.IndexCheckpointBasePath()),
+            (naming.LogCheckpointMetadata(token), naming.LogCheckpointBasePath()),
+        ];
+        foreach ((FileDescriptor metadata, string parent) in parts)
         {
-            string folder = Path.Combine(_baseName, kind, token.ToString());
+            string folder = Path.Combine(_baseName, metadata.directoryName);
             if (!Directory.Exists(folder))
             {
                 continue;
@@ -71,7 +77,7 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
                 DirectFile.SyncFile(file);
             }
             DirectFile.SyncFile(folder);
-            DirectFile.SyncFile(Path.Combine(_baseName, kind));
+            DirectFile.SyncFile(Path.Combine(_baseName, parent));
         }
     }
 

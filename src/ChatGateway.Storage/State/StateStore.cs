@@ -14,6 +14,7 @@ internal sealed class StateStore : IDisposable
     private readonly FasterKVSettings<SpanByte, SpanByte> _settings;
     private readonly IDevice _device;
     private readonly CheckpointDeviceFactory _checkpointFiles = new();
+    private readonly DefaultCheckpointNamingScheme _checkpointNames;
     private readonly DeviceLogCommitCheckpointManager _checkpoints;
     private readonly FasterKV<SpanByte, SpanByte> _kv;
     private readonly ConcurrentBag<StateSession> _readers = [];
@@ -25,9 +26,10 @@ internal sealed class StateStore : IDisposable
     public StateStore(string directory, StoreOptions options, int format)
     {
         string checkpointDir = Path.Combine(directory, "checkpoints");
+        _checkpointNames = new DefaultCheckpointNamingScheme(checkpointDir);
         _checkpoints = new DeviceLogCommitCheckpointManager(
             _checkpointFiles,
-            new DefaultCheckpointNamingScheme(checkpointDir),
+            _checkpointNames,
             removeOutdated: false);
         _device = DirectFile.IsSupported ? new SegmentDevice(Path.Combine(directory, "hlog.log")) : Devices.CreateLogDevice(Path.Combine(directory, "hlog.log"));
         _settings = new FasterKVSettings<SpanByte, SpanByte>(baseDir: null)
@@ -108,7 +110,7 @@ internal sealed class StateStore : IDisposable
         }
         try
         {
-            _checkpointFiles.SyncCheckpoint(token);
+            _checkpointFiles.SyncCheckpoint(_checkpointNames, token);
         }
         catch (IOException ex)
         {
