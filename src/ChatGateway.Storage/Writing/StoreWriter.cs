@@ -208,6 +208,11 @@ internal sealed class StoreWriter : IAsyncDisposable
                     }
                     (_executing, _committing) = (_committing, _executing);
                     _inFlight = true;
+                    if (_committing.Commit.IsCompleted)
+                    {
+                        // Relaxed mode (no commit to wait for): acknowledge now, not after the next batch has executed.
+                        await FinishInFlightAsync().ConfigureAwait(false);
+                    }
                 }
                 await MaintainAsync().ConfigureAwait(false);
             }
