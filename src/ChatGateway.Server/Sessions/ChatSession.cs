@@ -97,9 +97,11 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     /// Queues a frame for this client, taking over the caller's reference. Never blocks: a full queue means the
     /// client is not reading, and it is disconnected (4008) rather than buffered for without limit.
     /// </summary>
-    public void Enqueue(OutboundFrame frame)
+    public void Enqueue(OutboundFrame frame) => CloseIfFull(_outbound.TryEnqueue(frame));
+
+    private void CloseIfFull(OutboundQueue.EnqueueResult result)
     {
-        if (_outbound.TryEnqueue(frame) == OutboundQueue.EnqueueResult.Full && !IsClosing)
+        if (result == OutboundQueue.EnqueueResult.Full && !IsClosing)
         {
             _node.Logger.LogInformation("Session {Session} of user {User}: outbound queue full, closing as a slow consumer", SessionId, UserId);
             Close(CloseCode.SlowConsumer, "slow consumer: outbound queue overflowed");
@@ -128,21 +130,34 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
 
     public void SendAck(uint rid, long conversation, long seq, long timestamp, bool duplicate)
     {
-        OutboundFrame frame = OutboundFrame.Rent(48);
-        MessagePackWriter w = frame.Writer();
+        ArrayBufferWriter<byte> payload = SmallAnswer();
+        MessagePackWriter w = new(payload);
         ServerMessageWriter.Ack(ref w, rid, conversation, seq, timestamp, duplicate);
         w.Flush();
-        Enqueue(frame.Seal());
+        EnqueueSmall(payload.WrittenSpan);
     }
 
     public void SendOk(uint rid, long value)
     {
-        OutboundFrame frame = OutboundFrame.Rent(24);
-        MessagePackWriter w = frame.Writer();
+        ArrayBufferWriter<byte> payload = SmallAnswer();
+        MessagePackWriter w = new(payload);
         ServerMessageWriter.Ok(ref w, rid, value);
         w.Flush();
-        Enqueue(frame.Seal());
+        EnqueueSmall(payload.WrittenSpan);
     }
+
+    // Acks and Oks are encoded here, then copied into a frame the queue shares between them (OutboundQueue.TryEnqueueSmall).
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_smallAnswer;
+
+    private static ArrayBufferWriter<byte> SmallAnswer()
+    {
+        ArrayBufferWriter<byte> buffer = t_smallAnswer ??= new ArrayBufferWriter<byte>(OutboundQueue.MaxSmallPayload);
+        buffer.ResetWrittenCount();
+        return buffer;
+    }
+
+    private void EnqueueSmall(ReadOnlySpan<byte> payload) => CloseIfFull(_outbound.TryEnqueueSmall(payload));
 
     public void SendError(uint rid, string code, string message)
     {

@@ -30,6 +30,12 @@ public sealed class OutboundFrame : IBufferWriter<byte>
     private int _end;
     private int _references;
 
+    /// <summary>
+    /// Holds several small complete frames back to back (<see cref="RentForSmallFrames"/>), not one frame written and
+    /// sealed: on the wire the two are the same bytes. Such a frame belongs to one session's queue and is never shared.
+    /// </summary>
+    public bool CarriesSeveral { get; private set; }
+
     private OutboundFrame() { }
 
     /// <summary>A frame holding one reference, ready to be written (<paramref name="sizeHint"/> payload bytes expected).</summary>
@@ -50,7 +56,30 @@ public sealed class OutboundFrame : IBufferWriter<byte>
         }
         frame._start = frame._end = HeaderRoom;
         frame._references = 1;
+        frame.CarriesSeveral = false;
         return frame;
+    }
+
+    /// <summary>An empty frame for <see cref="TryAppendFrame"/>: room for about fifteen acks in the buffer a pooled frame keeps anyway.</summary>
+    public static OutboundFrame RentForSmallFrames()
+    {
+        OutboundFrame frame = Rent(KeptBufferBytes / 2 - HeaderRoom);
+        frame.CarriesSeveral = true;
+        return frame;
+    }
+
+    /// <summary>Appends <paramref name="payload"/> as a complete frame of its own (binary, FIN); false when it does not fit.</summary>
+    public bool TryAppendFrame(ReadOnlySpan<byte> payload)
+    {
+        int header = FrameWriter.HeaderLength(payload.Length);
+        if (_buffer.Length - _end < header + payload.Length)
+        {
+            return false;
+        }
+        FrameWriter.WriteHeader(_buffer.AsSpan(_end), WebSocketOpcode.Binary, fin: true, payload.Length);
+        payload.CopyTo(_buffer.AsSpan(_end + header));
+        _end += header + payload.Length;
+        return true;
     }
 
     /// <summary>A writer over this frame's payload; flush it before <see cref="Seal"/>.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using ChatGateway.WebSockets.Connections;
+using ChatGateway.WebSockets.Framing;
 
 namespace ChatGateway.Server.Sessions;
 
@@ -92,21 +93,75 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
                 frame.Release();
                 return _completed ? EnqueueResult.Closed : EnqueueResult.Full;
             }
-            if (_ring is null || _count == _ring.Length)
-            {
-                Grow();
-            }
-            _ring![(_head + _count) % _ring.Length] = frame;
-            _count++;
-            _bytes += frame.Length;
-            if (_draining)
+            if (!Add(frame))
             {
                 return EnqueueResult.Queued;
             }
-            _draining = true;
         }
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return EnqueueResult.Queued;
+    }
+
+    /// <summary>
+    /// Queues a small answer (an Ack, an Ok: a payload of at most <see cref="MaxSmallPayload"/> bytes) as a frame of
+    /// its own, written into the frame at the queue's tail when that one already carries such answers and has room.
+    /// A sender's acks arrive in bursts (a writer batch completes thousands of sends at once); renting, queueing,
+    /// writing out and releasing a pooled frame per ack was the largest single cost on the send path (the frame
+    /// cold in the cache: <c>OutboundFrame.Rent</c> 8% of the server's CPU in pairs, perf).
+    /// Bounds as for <see cref="TryEnqueue"/>: bytes count each answer, and an entry holding several counts once.
+    /// </summary>
+    public EnqueueResult TryEnqueueSmall(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > MaxSmallPayload)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payload), "only small answers are coalesced");
+        }
+        int length = FrameWriter.HeaderLength(payload.Length) + payload.Length;
+        lock (this)
+        {
+            if (_completed || _bytes + length > maxBytes)
+            {
+                return _completed ? EnqueueResult.Closed : EnqueueResult.Full;
+            }
+            if (_count > 0 && _ring![(_head + _count - 1) % _ring.Length] is { CarriesSeveral: true } tail && tail.TryAppendFrame(payload))
+            {
+                _bytes += length; // the tail is still in the ring, so no drain has taken it: it is ours to extend
+                return EnqueueResult.Queued;
+            }
+            if (_count == maxFrames)
+            {
+                return EnqueueResult.Full;
+            }
+            OutboundFrame frame = OutboundFrame.RentForSmallFrames();
+            frame.TryAppendFrame(payload); // fits: an empty frame holds far more than MaxSmallPayload
+            if (!Add(frame))
+            {
+                return EnqueueResult.Queued;
+            }
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        return EnqueueResult.Queued;
+    }
+
+    /// <summary>The largest payload <see cref="TryEnqueueSmall"/> takes.</summary>
+    public const int MaxSmallPayload = 128;
+
+    /// <summary>Puts <paramref name="frame"/> in the ring (under the lock); true when the caller must schedule the drain.</summary>
+    private bool Add(OutboundFrame frame)
+    {
+        if (_ring is null || _count == _ring.Length)
+        {
+            Grow();
+        }
+        _ring![(_head + _count) % _ring.Length] = frame;
+        _count++;
+        _bytes += frame.Length;
+        if (_draining)
+        {
+            return false;
+        }
+        _draining = true;
+        return true;
     }
 
     /// <summary>No more frames: those waiting are dropped (the client syncs on reconnect), later ones are refused.</summary>

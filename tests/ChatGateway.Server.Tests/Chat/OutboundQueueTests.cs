@@ -151,4 +151,85 @@ public sealed class OutboundQueueTests
 
         Assert.Equal(OutboundQueue.EnqueueResult.Closed, queue.TryEnqueue(Frame(2)));
     }
+
+    /// <summary>The payloads of the written frames, in order (every frame here has a 2-byte header: binary, FIN, length under 126).</summary>
+    private static List<byte[]> FramePayloads(byte[] written)
+    {
+        var payloads = new List<byte[]>();
+        for (int at = 0; at < written.Length;)
+        {
+            Assert.Equal(0x82, written[at]); // FIN + binary: each answer is a complete frame of its own
+            int length = written[at + 1];
+            payloads.Add(written[(at + 2)..(at + 2 + length)]);
+            at += 2 + length;
+        }
+        return payloads;
+    }
+
+    [Fact]
+    public async Task Small_answers_waiting_together_share_one_queue_entry_and_still_leave_as_frames_of_their_own_in_order()
+    {
+        var hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sink = new Sink { Hold = hold };
+        var queue = new OutboundQueue(sink, maxFrames: 2, maxBytes: 1 << 20);
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([0]));
+        await WaitUntilAsync(() => sink.Batches == 1); // that answer's write hangs; what follows waits
+
+        // 100 answers in one entry where the frame bound is 2: one pooled frame for all of them.
+        for (int i = 1; i <= 100; i++)
+        {
+            Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([(byte)i, (byte)(i * 7)]));
+        }
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(200))); // the second entry
+        Assert.Equal(OutboundQueue.EnqueueResult.Full, queue.TryEnqueueSmall([201])); // an ordinary frame is never appended to
+        Assert.Equal(OutboundQueue.EnqueueResult.Full, queue.TryEnqueue(Frame(202)));
+
+        sink.Hold = null; // the client reads again
+        hold.SetResult(true);
+        await WaitUntilAsync(() => queue.QueuedBytes == 0);
+
+        List<byte[]> payloads = FramePayloads(sink.Written);
+        Assert.Equal(102, payloads.Count);
+        Assert.Equal([0], payloads[0]);
+        for (int i = 1; i <= 100; i++)
+        {
+            Assert.Equal([(byte)i, (byte)(i * 7)], payloads[i]);
+        }
+        Assert.Equal([200], payloads[101]);
+    }
+
+    [Fact]
+    public async Task An_entry_the_drain_has_taken_is_not_extended()
+    {
+        var hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sink = new Sink { Hold = hold };
+        var queue = new OutboundQueue(sink, maxFrames: 16, maxBytes: 1 << 20);
+        queue.TryEnqueueSmall([1]);
+        await WaitUntilAsync(() => sink.Batches == 1); // its entry left the queue: it is being written
+
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([2]));
+        sink.Hold = null;
+        hold.SetResult(true);
+        await WaitUntilAsync(() => queue.QueuedBytes == 0 && sink.Batches == 2);
+
+        Assert.Equal([[1], [2]], FramePayloads(sink.Written)); // [2] written into the first entry would be lost here
+    }
+
+    [Fact]
+    public async Task Each_small_answer_counts_against_the_byte_bound()
+    {
+        var hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sink = new Sink { Hold = hold };
+        var queue = new OutboundQueue(sink, maxFrames: 16, maxBytes: 10);
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([1, 2, 3])); // 5 bytes with its header
+        await WaitUntilAsync(() => sink.Batches == 1);
+
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([4, 5, 6])); // 10
+        Assert.Equal(OutboundQueue.EnqueueResult.Full, queue.TryEnqueueSmall([7]));       // 13 > 10
+        Assert.Equal(10, queue.QueuedBytes);
+        sink.Hold = null;
+        hold.SetResult(true);
+        await WaitUntilAsync(() => queue.QueuedBytes == 0);
+        Assert.Equal([[1, 2, 3], [4, 5, 6]], FramePayloads(sink.Written));
+    }
 }
