@@ -66,7 +66,7 @@ public sealed class ChatStore : IAsyncDisposable
     internal Disk.CheckpointDeviceFactory CheckpointFiles => _state.CheckpointFiles;
 
     public StoreStats Stats => new(_writer.Batches, _writer.Records, _writer.Checkpoints, _journal.TailAddress - _journal.BeginAddress,
-        _journal.CommittedUntilAddress - _journal.BeginAddress, Incarnation);
+        _journal.CommittedUntilAddress - _journal.BeginAddress, Incarnation, _state.IndexBuckets, _state.IndexOverflowBuckets);
 
     /// <summary>Opens (creating if needed) the store in <see cref="StoreOptions.Directory"/> and recovers it.</summary>
     public static async Task<ChatStore> OpenAsync(StoreOptions options, ILogger? logger = null, TimeProvider? time = null)
@@ -89,6 +89,12 @@ public sealed class ChatStore : IAsyncDisposable
             if (metadata.Checkpoint is Guid checkpoint)
             {
                 state.Recover(checkpoint);
+                if (state.IndexBuckets * 64 != options.IndexHashBytes)
+                {
+                    // FASTER recovers the checkpointed table at its own size, whatever the setting says now.
+                    logger.LogWarning("Store at {Directory}: Storage:IndexHashBytes is {Configured}, but the store's hash table has {Kept} bytes " +
+                                      "and keeps them (the size is fixed when a store is created)", directory, options.IndexHashBytes, state.IndexBuckets * 64);
+                }
             }
             else
             {

@@ -55,6 +55,43 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task A_store_keeps_its_hash_table_size_when_the_setting_changes()
+    {
+        await using var temp = new TempStore(); // IndexHashBytes 1 MiB: 16,384 buckets
+        ChatStore store = await temp.OpenAsync();
+        await store.AppendMessageAsync(1, 1, new ClientMessageId(1, 1), "kept"u8, requireMembership: false);
+        await store.CheckpointAsync(); // an index checkpoint laid out for 16,384 buckets
+        Assert.Equal(16_384, store.Stats.IndexBuckets);
+
+        // FASTER 2.6.5 recovers a checkpointed table at its own size (the store logs a warning that the setting
+        // is not applied): an operator who raises the setting must not expect a larger table for this store.
+        await store.DisposeAsync();
+        temp.Options.IndexHashBytes = 4 << 20;
+        store = await temp.OpenAsync();
+
+        Assert.Equal(16_384, store.Stats.IndexBuckets);
+        var page = new MessagePage();
+        store.ReadRange(1, 1, 10, page);
+        Assert.Equal("kept"u8.ToArray(), page.Messages.Single().Body.ToArray());
+        Assert.Equal(WriteStatus.Duplicate, (await store.AppendMessageAsync(1, 1, new ClientMessageId(1, 1), "kept"u8, requireMembership: false)).Status);
+    }
+
+    [Fact]
+    public async Task A_new_store_takes_the_configured_table_and_counts_the_buckets_that_overflow_it()
+    {
+        await using var temp = new TempStore(options => options.IndexHashBytes = 64 << 10); // 1,024 buckets of 7 keys
+        ChatStore store = await temp.OpenAsync();
+        Assert.Equal(1_024, store.Stats.IndexBuckets);
+        long overflowAtStart = store.Stats.IndexOverflowBuckets; // FASTER's overflow allocator starts a few in
+
+        // Two keys per message (its own and its dedupe entry), four to a bucket: 8,000 keys overflow 1,024 buckets.
+        await Task.WhenAll(Enumerable.Range(1, 4_000).Select(i =>
+            store.AppendMessageAsync(1 + i % 8, 1, new ClientMessageId(7, (ulong)i), "x"u8, requireMembership: false).AsTask()));
+
+        Assert.True(store.Stats.IndexOverflowBuckets > overflowAtStart + 100, $"{overflowAtStart} → {store.Stats.IndexOverflowBuckets} overflow buckets");
+    }
+
+    [Fact]
     public async Task A_second_open_of_the_same_directory_fails_clearly()
     {
         await using var temp = new TempStore();

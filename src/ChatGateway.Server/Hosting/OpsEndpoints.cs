@@ -52,6 +52,8 @@ public static class OpsEndpoints
                     batches = stats.Batches,
                     checkpoints = stats.Checkpoints,
                     journalBytes = stats.JournalBytes,
+                    indexBuckets = stats.IndexBuckets,
+                    indexOverflowBuckets = stats.IndexOverflowBuckets,
                 };
             }).ToArray(),
         };

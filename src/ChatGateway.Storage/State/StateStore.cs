@@ -52,6 +52,12 @@ internal sealed class StateStore : IDisposable
 
     public void Recover(Guid checkpoint) => _kv.Recover(checkpoint, checkpoint);
 
+    /// <summary>Buckets of the hash table (its size in bytes / 64).</summary>
+    public long IndexBuckets => _kv.IndexSize;
+
+    /// <summary>Overflow buckets allocated so far (FASTER reads one counter: cheap from any thread).</summary>
+    public long IndexOverflowBuckets => _kv.OverflowBucketCount;
+
     /// <summary>The log's device, when it is ours (Linux); tests inject write errors through it.</summary>
     internal SegmentDevice? Device => _device as SegmentDevice;
 

@@ -537,6 +537,27 @@ internal sealed class StoreWriter : IAsyncDisposable
         Checkpoints++;
         _logger.LogInformation("Store checkpoint {Token} ({Reason}) in {Elapsed} ms; journal replays from {ReplayFrom}",
             token, reason, (long)_time.GetElapsedTime(started).TotalMilliseconds, replayFrom);
+        WarnIfIndexOverflows();
+    }
+
+    private long _overflowWarnedAt;
+
+    /// <summary>
+    /// Once the index's overflow buckets outnumber its table, and again each time they double: every lookup then
+    /// walks a chain, and the writer's cost per message grows with it (bench/results/micro-chat.md, session 8).
+    /// </summary>
+    private void WarnIfIndexOverflows()
+    {
+        long buckets = _state.IndexBuckets;
+        long overflow = _state.IndexOverflowBuckets;
+        if (overflow <= Math.Max(buckets, 2 * _overflowWarnedAt))
+        {
+            return;
+        }
+        _overflowWarnedAt = overflow;
+        _logger.LogWarning("Store at {Directory}: the index holds {Overflow} overflow buckets for its {Buckets} buckets ({Bytes} MiB of memory); " +
+                           "lookups walk chains, and each message costs more as they grow. A new store with a larger Storage:IndexHashBytes holds more keys without them",
+            _directory, overflow, buckets, overflow * 64 >> 20);
     }
 
     public async ValueTask DisposeAsync()
