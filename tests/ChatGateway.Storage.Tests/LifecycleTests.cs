@@ -92,6 +92,32 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task An_index_whose_overflow_outnumbers_its_table_is_reported_at_the_checkpoint_once_per_doubling()
+    {
+        await using var temp = new TempStore(options => options.IndexHashBytes = 64 << 10); // 1,024 buckets
+        var log = new ListLogger();
+        ChatStore store = await ChatStore.OpenAsync(temp.Options, log, temp.Time);
+        try
+        {
+            await store.CheckpointAsync();
+            Assert.Empty(log.Warnings);
+
+            await Task.WhenAll(Enumerable.Range(1, 12_000).Select(i =>
+                store.AppendMessageAsync(1 + i % 8, 1, new ClientMessageId(7, (ulong)i), "x"u8, requireMembership: false).AsTask()));
+            await store.CheckpointAsync();
+            Assert.True(store.Stats.IndexOverflowBuckets > store.Stats.IndexBuckets, $"{store.Stats.IndexOverflowBuckets} overflow buckets");
+            Assert.Contains("overflow buckets for its 1024 buckets", Assert.Single(log.Warnings));
+
+            await store.CheckpointAsync(); // no new keys: not said again
+            Assert.Single(log.Warnings);
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_second_open_of_the_same_directory_fails_clearly()
     {
         await using var temp = new TempStore();
