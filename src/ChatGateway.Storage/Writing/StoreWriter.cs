@@ -208,13 +208,16 @@ internal sealed class StoreWriter : IAsyncDisposable
                     }
                     (_executing, _committing) = (_committing, _executing);
                     _inFlight = true;
-                    if (_committing.Commit.IsCompleted)
-                    {
-                        // Relaxed mode (no commit to wait for): acknowledge now, not after the next batch has executed.
-                        await FinishInFlightAsync().ConfigureAwait(false);
-                    }
                 }
                 await MaintainAsync().ConfigureAwait(false);
+                if (_inFlight && _committing.Commit.IsCompleted)
+                {
+                    // Relaxed mode (no commit to wait for): acknowledge now rather than after the next batch has executed,
+                    // but after the commit MaintainAsync made if one was due, so acknowledgements cannot run ahead of the
+                    // commit interval. Acking before that check let a sender that paused (or was descheduled) right after
+                    // its acks leave its last batches uncommitted until the next tick (DurabilityModeTests under CPU load).
+                    await FinishInFlightAsync().ConfigureAwait(false);
+                }
             }
             catch (Exception ex)
             {
