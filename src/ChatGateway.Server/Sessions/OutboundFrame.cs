@@ -60,7 +60,7 @@ public sealed class OutboundFrame : IBufferWriter<byte>
         return frame;
     }
 
-    /// <summary>An empty frame for <see cref="TryAppendFrame"/>: room for about fifteen acks in the buffer a pooled frame keeps anyway.</summary>
+    /// <summary>An empty frame for <see cref="TryAppendFrame"/>: room for about a dozen acks (~37 bytes each) in the buffer a pooled frame keeps anyway.</summary>
     public static OutboundFrame RentForSmallFrames()
     {
         OutboundFrame frame = Rent(KeptBufferBytes / 2 - HeaderRoom);
