@@ -21,6 +21,7 @@ Commands:
   bench [micro [FILTER]]   Run the BenchmarkDotNet suites (FILTER: e.g. '*FrameParse*'; default all).
   bench recovery [N]       Time crash recovery of a store holding N messages (default 1,000,000).
   bench presence           Presence cost: 18,000 heartbeating users; a mass reconnect with subscriptions.
+  bench growth [S] [commit]  One sequencer shard's rate as its store fills, printed every 5 s for S seconds (60).
   bench e2e [idle|pairs|rate|group|reconnect|presence] [--quick] [--servers LIST]
                            End-to-end load against real server processes, the gateway side by side with
                            SignalR, ASP.NET Core WebSockets, Node ws and a raw TCP relay (server on core 0,
@@ -125,6 +126,10 @@ cmd_bench() {
       shift
       dotnet run -c Release --project bench/ChatGateway.Benchmarks -- presence "$@"
       ;;
+    growth)
+      shift
+      dotnet run -c Release --project bench/ChatGateway.Benchmarks -- growth "$@"
+      ;;
     e2e)
       shift
       need_node_packages bench/peers/node-ws # the Node `ws` peer
@@ -132,7 +137,7 @@ cmd_bench() {
       dotnet bench/ChatGateway.LoadTest/bin/Release/net10.0/ChatGateway.LoadTest.dll "$@"
       ;;
     *)
-      echo "run.sh bench: unknown suite '$kind' (available: micro, recovery, presence, e2e)" >&2
+      echo "run.sh bench: unknown suite '$kind' (available: micro, recovery, presence, growth, e2e)" >&2
       exit 2
       ;;
   esac

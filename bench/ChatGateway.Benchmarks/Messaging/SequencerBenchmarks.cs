@@ -105,6 +105,9 @@ public class SequencerBenchmarks
         _submitted += Messages;
     }
 
+    /// <summary>The shard's store, for measurements that watch it grow (<see cref="SequencerGrowthMeasurement"/>).</summary>
+    internal ChatStore Store => _node.Store[0];
+
     [GlobalCleanup]
     public void Cleanup()
     {
