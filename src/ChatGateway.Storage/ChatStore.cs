@@ -88,8 +88,9 @@ public sealed class ChatStore : IAsyncDisposable
             state = new StateStore(Path.Combine(directory, "index"), options, metadata.Format);
             if (metadata.Checkpoint is Guid checkpoint)
             {
+                long configuredBuckets = state.IndexBuckets; // the setting, as FASTER sized a new table from it
                 state.Recover(checkpoint);
-                if (state.IndexBuckets * 64 != options.IndexHashBytes)
+                if (state.IndexBuckets != configuredBuckets)
                 {
                     // FASTER recovers the checkpointed table at its own size, whatever the setting says now.
                     logger.LogWarning("Store at {Directory}: Storage:IndexHashBytes is {Configured}, but the store's hash table has {Kept} bytes " +

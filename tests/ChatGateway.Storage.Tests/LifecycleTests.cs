@@ -67,13 +67,21 @@ public sealed class LifecycleTests
         // is not applied): an operator who raises the setting must not expect a larger table for this store.
         await store.DisposeAsync();
         temp.Options.IndexHashBytes = 4 << 20;
-        store = await temp.OpenAsync();
-
-        Assert.Equal(16_384, store.Stats.IndexBuckets);
-        var page = new MessagePage();
-        store.ReadRange(1, 1, 10, page);
-        Assert.Equal("kept"u8.ToArray(), page.Messages.Single().Body.ToArray());
-        Assert.Equal(WriteStatus.Duplicate, (await store.AppendMessageAsync(1, 1, new ClientMessageId(1, 1), "kept"u8, requireMembership: false)).Status);
+        var log = new ListLogger();
+        store = await ChatStore.OpenAsync(temp.Options, log, temp.Time);
+        try
+        {
+            Assert.Equal(16_384, store.Stats.IndexBuckets);
+            Assert.Contains("has 1048576 bytes and keeps them", Assert.Single(log.Warnings));
+            var page = new MessagePage();
+            store.ReadRange(1, 1, 10, page);
+            Assert.Equal("kept"u8.ToArray(), page.Messages.Single().Body.ToArray());
+            Assert.Equal(WriteStatus.Duplicate, (await store.AppendMessageAsync(1, 1, new ClientMessageId(1, 1), "kept"u8, requireMembership: false)).Status);
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
     }
 
     [Fact]
