@@ -11,15 +11,21 @@ public sealed class DeviceWriteFailureTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30); // a hang fails the test instead of the run
 
+    /// <summary>Messages <paramref name="from"/>..<paramref name="to"/> (the number is the body and the client id), each acknowledged with that seq.</summary>
+    private static async Task AppendNumberedAsync(ChatStore store, long conversation, int from, int to)
+    {
+        for (int i = from; i <= to; i++)
+        {
+            Assert.Equal(i, (await store.AppendMessageAsync(conversation, 1, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false)).Seq);
+        }
+    }
+
     [Fact]
     public async Task A_failed_index_write_stops_the_store_clearly_and_a_reopen_keeps_every_acknowledged_message()
     {
         await using var temp = new TempStore();
         ChatStore store = await temp.OpenAsync();
-        for (int i = 1; i <= 200; i++)
-        {
-            Assert.Equal(i, (await store.AppendMessageAsync(7, 1, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false)).Seq);
-        }
+        await AppendNumberedAsync(store, conversation: 7, from: 1, to: 200);
         Assert.NotNull(store.IndexDevice); // Linux: the index log is written through our device
         store.IndexDevice!.InjectedWriteError = 5; // EIO
 
@@ -46,15 +52,9 @@ public sealed class DeviceWriteFailureTests
     {
         await using var temp = new TempStore();
         ChatStore store = await temp.OpenAsync();
-        for (int i = 1; i <= 50; i++)
-        {
-            Assert.Equal(i, (await store.AppendMessageAsync(8, 1, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false)).Seq);
-        }
+        await AppendNumberedAsync(store, conversation: 8, from: 1, to: 50);
         await store.CheckpointAsync().WaitAsync(Patience); // a good one to fall back on
-        for (int i = 51; i <= 100; i++)
-        {
-            Assert.Equal(i, (await store.AppendMessageAsync(8, 1, new ClientMessageId(1, (ulong)i), BitConverter.GetBytes(i), requireMembership: false)).Seq);
-        }
+        await AppendNumberedAsync(store, conversation: 8, from: 51, to: 100);
         store.CheckpointFiles.InjectedWriteError = 5; // EIO on the hash table and metadata files of the next checkpoint
 
         // FASTER would report this checkpoint as taken (it only traces a failed metadata write): the store must not.
