@@ -33,12 +33,14 @@ public sealed class ChatStore : IAsyncDisposable
     private readonly JournalLog _journal;
     private readonly StateSession _writerSession;
     private readonly StoreWriter _writer;
+    private readonly JournalReader? _messages;
     private readonly ILogger _logger;
     private int _disposed;
 
     private ChatStore(StoreOptions options, TimeProvider time, StoreLock storeLock, StateStore state, JournalLog journal,
-        StateSession writerSession, StoreWriter writer, RecoveryReport recovery, ILogger logger)
+        StateSession writerSession, StoreWriter writer, JournalReader? messages, RecoveryReport recovery, ILogger logger)
     {
+        _messages = messages;
         _options = options;
         _logger = logger;
         _time = time;
@@ -103,7 +105,7 @@ public sealed class ChatStore : IAsyncDisposable
             }
             journal = new JournalLog(Path.Combine(directory, "journal"), options);
             session = state.NewSession();
-            var machine = new StateMachine(session, options.MaxBodyBytes);
+            var machine = new StateMachine(session, options.MaxBodyBytes, metadata.MessageBlocks);
 
             if (journal.CommittedUntilAddress < metadata.ReplayFrom)
             {
@@ -137,10 +139,12 @@ public sealed class ChatStore : IAsyncDisposable
             }
             metadata.Save(directory);
 
-            var writer = new StoreWriter(directory, options, journal, state, session, machine, metadata, time, logger);
+            RecentRecords? recent = metadata.MessageBlocks ? new RecentRecords(options.RecentMessagesBytes, journal.TailAddress) : null;
+            var writer = new StoreWriter(directory, options, journal, state, session, machine, recent, metadata, time, logger);
             var report = new RecoveryReport(saved is null, crashed, metadata.Checkpoint, replayed, damagedAt,
                 journal.CommittedUntilAddress - (damagedAt ?? journal.CommittedUntilAddress), bytesPastCommit, Stopwatch.GetElapsedTime(started));
-            var store = new ChatStore(options, time, storeLock, state, journal, session, writer, report, logger);
+            var store = new ChatStore(options, time, storeLock, state, journal, session, writer,
+                recent is null ? null : new JournalReader(journal, recent), report, logger);
             if (replayed > 0 || damagedAt is not null || bytesPastCommit > 0)
             {
                 // A checkpoint now puts the replayed records (and any damaged tail) behind the replay point for good.
@@ -196,7 +200,7 @@ public sealed class ChatStore : IAsyncDisposable
                                 logger.LogError("Journal record at {Address} is not readable; recovery stops before it", current);
                                 return (replayed, current);
                             }
-                            machine.Apply(record);
+                            machine.Apply(record, current);
                             replayed++;
                             address = next;
                         }
@@ -398,6 +402,11 @@ public sealed class ChatStore : IAsyncDisposable
 
     private void ReadMessages(StateSession session, long conversation, long from, long to, MessagePage page)
     {
+        if (_messages is not null)
+        {
+            ReadFromJournal(_messages, session, conversation, from, to, page);
+            return;
+        }
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
         int valueSize = MessageHeader.Size + _options.MaxBodyBytes;
         for (long seq = from; seq <= to; seq++)
@@ -416,6 +425,52 @@ public sealed class ChatStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Format 4: each message's slot from its block (one index read per 64 seqs), then its record from the journal.</summary>
+    private void ReadFromJournal(JournalReader journal, StateSession session, long conversation, long from, long to, MessagePage page)
+    {
+        Span<MessageSlot> slots = stackalloc MessageSlot[MessageBlock.Seqs];
+        int slotCount = 0;
+        long block = -1;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(sizeof(int) + JournalCodec.EncodedLength(_options.MaxBodyBytes));
+        try
+        {
+            for (long seq = from; seq <= to; seq++)
+            {
+                if (MessageBlock.BlockOf(seq) != block)
+                {
+                    block = MessageBlock.BlockOf(seq);
+                    slotCount = StateQueries.ReadMessageBlock(session, conversation, seq, slots);
+                }
+                int slot = MessageBlock.SlotOf(seq);
+                long address = slot < slotCount ? slots[slot].Address : 0;
+                if (address == 0)
+                {
+                    page.Truncated = true; // deleted by retention while we read
+                    continue;
+                }
+                (int start, int length) = journal.Read(address, buffer);
+                if (!JournalCodec.TryDecode(buffer.AsSpan(start, length), out JournalRecord record)
+                    || record.Kind != RecordKind.MessageAppended || record.Conversation != conversation || record.Seq != seq)
+                {
+                    if (length > 0)
+                    {
+                        _logger.LogError("Store: message {Conversation}/{Seq} is not readable at journal address {Address}; reported as truncated",
+                            conversation, seq, address);
+                    }
+                    page.Truncated = true; // its journal segment aged out (retention) or is damaged
+                    continue;
+                }
+                Span<byte> value = page.Reserve(record.Body.Length);
+                record.Body.CopyTo(value);
+                page.Messages.Add(new StoredMessage(conversation, seq, record.User, record.Timestamp, record.ClientId, page.Commit(0, record.Body.Length)));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>
     /// The lowest seq still served: the count limit's EarliestSeq, raised past messages older than the age
     /// limit. Timestamps never decrease within a conversation, so the first young enough message is found
@@ -430,7 +485,10 @@ public sealed class ChatStore : IAsyncDisposable
             return earliest;
         }
         long cutoff = _time.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.RetainMessagesFor.TotalMilliseconds;
-        bool Young(long seq) => StateQueries.TryGetMessageHeader(session, conversation, seq, out MessageHeader h) && h.Timestamp >= cutoff;
+        bool blocks = _messages is not null;
+        bool Young(long seq) => blocks
+            ? StateQueries.TryGetMessageSlot(session, conversation, seq, out MessageSlot slot) && slot.Timestamp >= cutoff
+            : StateQueries.TryGetMessageHeader(session, conversation, seq, out MessageHeader h) && h.Timestamp >= cutoff;
         if (Young(earliest))
         {
             return earliest;
@@ -559,15 +617,15 @@ public sealed class ChatStore : IAsyncDisposable
         {
             _logger.LogError(ex, "Store shutdown could not finish its checkpoint; the next open replays the journal");
         }
-        foreach (IDisposable part in new IDisposable[] { _writerSession, _journal, _state, _lock })
+        foreach (IDisposable? part in new IDisposable?[] { _messages, _writerSession, _journal, _state, _lock })
         {
             try
             {
-                part.Dispose();
+                part?.Dispose();
             }
             catch (Exception ex)
             {
-                _logger.LogError(ex, "Store shutdown: closing {Part} failed", part.GetType().Name);
+                _logger.LogError(ex, "Store shutdown: closing {Part} failed", part!.GetType().Name);
             }
         }
     }

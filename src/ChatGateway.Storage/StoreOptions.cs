@@ -35,10 +35,17 @@ public sealed class StoreOptions
     public long JournalMemoryBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
-    /// Memory for the index's hybrid log: recent records (messages included) are served from it; older
-    /// ones are read from disk.
+    /// Memory for the index's hybrid log: recent records are served from it; older ones are read from disk.
+    /// (Stores of format 3 and older also keep every message's body there.)
     /// </summary>
     public long IndexMemoryBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Memory for a copy of the most recent message records (1 MiB to 1 GiB, rounded up to a power of two): syncs
+    /// and history within it read memory, older messages are read from the journal's files. When full, the
+    /// oldest records are overwritten. May change between runs.
+    /// </summary>
+    public long RecentMessagesBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>Size of the index's hash table in bytes (64 bytes per bucket of 7 entries).</summary>
     public long IndexHashBytes { get; set; } = 32L * 1024 * 1024;
@@ -58,7 +65,10 @@ public sealed class StoreOptions
     /// <summary>Messages kept per conversation; older ones are deleted as new ones arrive. 0 = no count limit.</summary>
     public long RetainMessagesPerConversation { get; set; }
 
-    /// <summary>Messages older than this are no longer returned (reported as truncated). Zero = keep forever.</summary>
+    /// <summary>
+    /// Messages older than this are no longer returned (reported as truncated). Zero = keep forever. The journal,
+    /// which holds message bodies, keeps its files for this long (measured from when they were written).
+    /// </summary>
     public TimeSpan RetainMessagesFor { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>
@@ -85,6 +95,10 @@ public sealed class StoreOptions
         if (JournalMemoryBytes < 4 << 20 || IndexMemoryBytes < 4 << 20 || IndexHashBytes < 1 << 16)
         {
             throw new ArgumentOutOfRangeException(nameof(IndexMemoryBytes), "memory sizes are too small (journal and index at least 4 MiB: four 1 MiB pages)");
+        }
+        if (RecentMessagesBytes is < 1 << 20 or > 1L << 30)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecentMessagesBytes), "the recent-message copy takes 1 MiB to 1 GiB");
         }
         if (RelaxedCommitInterval <= TimeSpan.Zero || CheckpointInterval <= TimeSpan.Zero || PendingTtl <= TimeSpan.Zero || DedupeWindow <= TimeSpan.Zero)
         {

@@ -92,11 +92,41 @@ public sealed class LifecycleTests
         Assert.Equal(1_024, store.Stats.IndexBuckets);
         long overflowAtStart = store.Stats.IndexOverflowBuckets; // FASTER's overflow allocator starts a few in
 
-        // Two keys per message (its own and its dedupe entry), four to a bucket: 8,000 keys overflow 1,024 buckets.
-        await Task.WhenAll(Enumerable.Range(1, 4_000).Select(i =>
-            store.AppendMessageAsync(1 + i % 8, 1, new ClientMessageId(7, (ulong)i), "x"u8, requireMembership: false).AsTask()));
+        // Ids that share no dedupe block: a key per message (and one message block key per 64), 8,000 keys for 1,024 buckets.
+        await Task.WhenAll(Enumerable.Range(1, 8_000).Select(i =>
+            store.AppendMessageAsync(1 + i % 8, 1, ClientMessageId.FromGuid(Guid.NewGuid()), "x"u8, requireMembership: false).AsTask()));
 
         Assert.True(store.Stats.IndexOverflowBuckets > overflowAtStart + 100, $"{overflowAtStart} → {store.Stats.IndexOverflowBuckets} overflow buckets");
+    }
+
+    [Theory]
+    [InlineData(3, true)]
+    [InlineData(4, false)]
+    public async Task Messages_and_counting_client_ids_take_a_key_each_in_format_3_and_one_per_64_in_format_4(int format, bool overflows)
+    {
+        await using var temp = new TempStore(options =>
+        {
+            options.IndexHashBytes = 64 << 10; // 1,024 buckets of 7 keys
+            options.NewStoreFormat = format;
+        });
+        ChatStore store = await temp.OpenAsync();
+        long overflowAtStart = store.Stats.IndexOverflowBuckets;
+
+        // Each sender's ids count up, as the SDK makes them. Format 3: 16,000 message keys and as many dedupe keys;
+        // format 4: 250 message blocks and 250 dedupe blocks.
+        var sent = new List<WriteResult>();
+        for (int round = 0; round < 2_000; round++)
+        {
+            sent.AddRange(await Task.WhenAll(Enumerable.Range(1, 8).Select(conversation =>
+                store.AppendMessageAsync(conversation, conversation, new ClientMessageId(99, (ulong)round), "x"u8, requireMembership: false).AsTask())));
+        }
+
+        Assert.Equal(overflows, store.Stats.IndexOverflowBuckets > overflowAtStart + 100);
+        WriteResult retry = await store.AppendMessageAsync(3, 3, new ClientMessageId(99, 1_234), "x"u8, requireMembership: false);
+        Assert.Equal((WriteStatus.Duplicate, 1_235L), (retry.Status, retry.Seq));
+        var page = new MessagePage();
+        store.ReadRange(5, 1_990, 100, page);
+        Assert.Equal(Enumerable.Range(1_990, 11).Select(s => (long)s), page.Messages.Select(m => m.Seq));
     }
 
     [Fact]
@@ -110,8 +140,9 @@ public sealed class LifecycleTests
             await store.CheckpointAsync();
             Assert.Empty(log.Warnings);
 
+            // Ids that share no dedupe block: 12,000 keys.
             await Task.WhenAll(Enumerable.Range(1, 12_000).Select(i =>
-                store.AppendMessageAsync(1 + i % 8, 1, new ClientMessageId(7, (ulong)i), "x"u8, requireMembership: false).AsTask()));
+                store.AppendMessageAsync(1 + i % 8, 1, ClientMessageId.FromGuid(Guid.NewGuid()), "x"u8, requireMembership: false).AsTask()));
             await store.CheckpointAsync();
             Assert.True(store.Stats.IndexOverflowBuckets > store.Stats.IndexBuckets, $"{store.Stats.IndexOverflowBuckets} overflow buckets");
             Assert.Contains("overflow buckets for its 1024 buckets", Assert.Single(log.Warnings));

@@ -7,6 +7,16 @@ public sealed class MessageTests
 {
     private static ClientMessageId Id(int n) => new(7, (ulong)n);
 
+    /// <summary>Ids like random UUIDs, distinct for each n (splitmix64 is a bijection): no two share a dedupe block.</summary>
+    private static ClientMessageId RandomId(int n) => new(Mix((ulong)n), Mix((ulong)n + 0x9E3779B97F4A7C15UL));
+
+    private static ulong Mix(ulong x)
+    {
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
+    }
+
     [Fact]
     public async Task Appends_get_consecutive_seqs_per_conversation_and_read_back_in_order()
     {
@@ -103,20 +113,26 @@ public sealed class MessageTests
         Assert.Equal((WriteStatus.Ok, 2L), (late.Status, late.Seq));
     }
 
-    [Fact]
-    public async Task Dedupe_holds_for_ids_whose_entries_left_the_index_memory_and_expires_there_too()
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task Dedupe_holds_for_ids_whose_entries_left_the_index_memory_and_expires_there_too(int format)
     {
-        // 4 MiB of index memory and ~24 MiB of messages: the first ids' dedupe entries are on disk, later ones in
-        // the read-only part of memory, the last ones in the mutable part. Each place takes its own path through
-        // the claim (pending I/O, copy-update, in-place update).
+        // 4 MiB of index memory, and more index records than fit: the first ids' dedupe entries are on disk, later
+        // ones in the read-only part of memory, the last ones in the mutable part. Each place takes its own path
+        // through the claim (pending I/O, copy-update, in-place update). Format 3: ~24 MiB of messages, whose bodies
+        // are in the index. Format 4 keeps bodies in the journal and counting ids 64 to a record, so it takes ids
+        // that share nothing (a dedupe block each): ~8 MB of them.
         await using var temp = new TempStore(o =>
         {
             o.IndexMemoryBytes = 4 << 20;
             o.DedupeWindow = TimeSpan.FromHours(1);
+            o.NewStoreFormat = format;
         });
         ChatStore store = await temp.OpenAsync();
-        const int Messages = 24_000;
-        var body = new byte[1000];
+        int Messages = format == 3 ? 24_000 : 80_000;
+        Func<int, ClientMessageId> Id = format == 3 ? MessageTests.Id : RandomId;
+        var body = new byte[format == 3 ? 1000 : 100];
         var sends = new ValueTask<WriteResult>[Messages];
         for (int i = 0; i < Messages; i++)
         {
@@ -128,7 +144,7 @@ public sealed class MessageTests
             seqs[i] = (await sends[i]).Seq;
         }
 
-        int[] probes = [0, 1, 100, 5_000, 12_000, 20_000, 23_990, Messages - 1];
+        int[] probes = [0, 1, 100, 5_000, 12_000, 20_000, 23_990, Messages * 3 / 4, Messages - 1];
         foreach (int i in probes)
         {
             WriteResult retry = await store.AppendMessageAsync(1 + i % 8, 1, Id(i), body, requireMembership: false);
@@ -144,6 +160,39 @@ public sealed class MessageTests
             WriteResult retry = await store.AppendMessageAsync(1 + i % 8, 1, Id(i), body, requireMembership: false);
             Assert.Equal((WriteStatus.Duplicate, late.Seq), (retry.Status, retry.Seq));
         }
+    }
+
+    [Fact]
+    public async Task Retries_find_their_original_in_a_dedupe_block_whatever_order_the_ids_came_in()
+    {
+        await using var temp = new TempStore(o => o.DedupeWindow = TimeSpan.FromHours(1));
+        ChatStore store = await temp.OpenAsync();
+        // 300 counting ids (five blocks, each grown from 1 to 4, 16 and 64 entries), sent out of order: i × 7919 mod 300.
+        var seqOf = new Dictionary<int, long>();
+        foreach (int i in Enumerable.Range(0, 300).OrderBy(i => i * 7919 % 300))
+        {
+            seqOf[i] = (await store.AppendMessageAsync(1, 1, new ClientMessageId(5, (ulong)i), "x"u8, requireMembership: false)).Seq;
+        }
+        Assert.Equal(300, seqOf.Values.Distinct().Count());
+        // Another sender's ids are its own, even when equal.
+        Assert.Equal(WriteStatus.Ok, (await store.AppendMessageAsync(1, 2, new ClientMessageId(5, 10), "y"u8, requireMembership: false)).Status);
+
+        for (int pass = 0; pass < 2; pass++) // before and after a reopen
+        {
+            foreach (int i in Enumerable.Range(0, 300))
+            {
+                WriteResult retry = await store.AppendMessageAsync(1, 1, new ClientMessageId(5, (ulong)i), "x"u8, requireMembership: false);
+                Assert.Equal((WriteStatus.Duplicate, seqOf[i]), (retry.Status, retry.Seq));
+            }
+            store = await temp.ReopenAsync();
+        }
+
+        // Past the window an id in a full block is new again, and its entry then names the new message.
+        temp.Time.Advance(TimeSpan.FromMinutes(61));
+        WriteResult late = await store.AppendMessageAsync(1, 1, new ClientMessageId(5, 77), "x"u8, requireMembership: false);
+        Assert.Equal((WriteStatus.Ok, 302L), (late.Status, late.Seq));
+        WriteResult lateRetry = await store.AppendMessageAsync(1, 1, new ClientMessageId(5, 77), "x"u8, requireMembership: false);
+        Assert.Equal((WriteStatus.Duplicate, 302L), (lateRetry.Status, lateRetry.Seq));
     }
 
     [Fact]

@@ -5,15 +5,18 @@ using ChatGateway.Storage.Recovery;
 namespace ChatGateway.Storage.Tests;
 
 /// <summary>
-/// The index's key hash is part of the on-disk format: a store made by an earlier version (format 2) must open
-/// with the hash it was laid out by, keep that format, and find everything; a new store gets the current one.
+/// The index's key hash and its message records are part of the on-disk format: a store made by an earlier version
+/// (format 2: uniform hash; 3: positional hash, both with a record per message) must open with the hash and the
+/// message layout it was written with, keep that format, and find everything; a new store gets the current one.
 /// </summary>
 public sealed class StoreFormatTests
 {
-    [Fact]
-    public async Task A_format_2_store_reopens_with_its_own_hash_and_keeps_its_format()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task An_older_store_reopens_with_its_own_hash_and_message_records_and_keeps_its_format(int format)
     {
-        await using var temp = new TempStore(o => o.NewStoreFormat = 2);
+        await using var temp = new TempStore(o => o.NewStoreFormat = format);
         ChatStore store = await temp.OpenAsync();
         Assert.Equal(WriteStatus.Ok, (await store.CreateConversationAsync(500, 1, [2, 3])).Status);
         var sent = new List<WriteResult>();
@@ -22,11 +25,11 @@ public sealed class StoreFormatTests
             sent.Add(await store.AppendMessageAsync(500, 1 + i % 3, new ClientMessageId(9, (ulong)i + 1), BitConverter.GetBytes(i)));
         }
         // FASTER's recovery re-inserts the records written during the last index checkpoint with whatever hash it
-        // is given; the records before it are found only through the checkpointed buckets, laid out by format 2.
+        // is given; the records before it are found only through the checkpointed buckets, laid out by that format.
         await store.CheckpointAsync();
         await store.AppendMessageAsync(600, 1, default, "after"u8, requireMembership: false);
         await store.DisposeAsync(); // a clean shutdown: another checkpoint
-        Assert.Equal(2, FormatOnDisk(temp.Directory));
+        Assert.Equal(format, FormatOnDisk(temp.Directory));
 
         temp.Options.NewStoreFormat = StoreMetadata.CurrentFormat; // this version's defaults
         store = await temp.OpenAsync();
@@ -41,7 +44,7 @@ public sealed class StoreFormatTests
         Assert.Equal(301, (await store.AppendMessageAsync(500, 2, new ClientMessageId(9, 1000), "next"u8)).Seq);
 
         await store.DisposeAsync();
-        Assert.Equal(2, FormatOnDisk(temp.Directory));
+        Assert.Equal(format, FormatOnDisk(temp.Directory));
     }
 
     [Fact]
@@ -53,12 +56,12 @@ public sealed class StoreFormatTests
         await store.DisposeAsync();
 
         Assert.Equal(StoreMetadata.CurrentFormat, FormatOnDisk(temp.Directory));
-        Assert.Equal(3, StoreMetadata.CurrentFormat);
+        Assert.Equal(4, StoreMetadata.CurrentFormat);
     }
 
     [Theory]
     [InlineData(1)]
-    [InlineData(4)]
+    [InlineData(5)]
     public async Task A_store_of_a_format_this_version_does_not_read_is_refused(int format)
     {
         await using var temp = new TempStore();

@@ -10,11 +10,12 @@ namespace ChatGateway.Storage.Journal;
 /// through <see cref="SegmentDevice"/> (O_DIRECT | O_DSYNC into zero-filled segments) and the commit metadata
 /// through <see cref="CommitMetadataFile"/> (a 4 KiB overwrite in place, not a new file per commit). Records
 /// carry their own CRC (see <see cref="JournalCodec"/>): FASTER's per-entry checksum is off because 2.6.5 never
-/// verifies it on a scan. Segments of 64 MiB are removed once a checkpoint covers them.
+/// verifies it on a scan. Segments of 64 MiB are removed once a checkpoint covers them and, from store format 4,
+/// message retention no longer needs them (<see cref="JournalReader"/> reads message bodies from them).
 /// </summary>
 internal sealed class JournalLog : IDisposable
 {
-    private const long SegmentBytes = 64L * 1024 * 1024;
+    public const long SegmentBytes = 64L * 1024 * 1024;
 
     /// <summary>
     /// Journal page size. Part of the on-disk format (entries never cross a page, so a reader with another
@@ -148,6 +149,24 @@ internal sealed class JournalLog : IDisposable
     private ValueTask CommitOrFailAsync(ValueTask commit) =>
         new(DeviceWriteFailure.WhenWrittenAsync(commit.AsTask(), WriteFailure, "the journal could not be written"));
 
+    /// <summary>Blocks until everything before <paramref name="untilAddress"/> is committed; false after <paramref name="timeout"/>.</summary>
+    public bool WaitForCommit(long untilAddress, TimeSpan timeout)
+    {
+        using var expiry = new CancellationTokenSource(timeout);
+        try
+        {
+            _log.WaitForCommitAsync(untilAddress, token: expiry.Token).AsTask().GetAwaiter().GetResult();
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The file of segment <paramref name="segment"/> (addresses from segment × <see cref="SegmentBytes"/>).</summary>
+    public string SegmentPath(long segment) => Path.Combine(_directory, "fasterlog.log." + segment);
+
     /// <summary>Marks everything before <paramref name="address"/> removable; whole segments go at the next commit.</summary>
     public void TruncateUntil(long address) => _log.TruncateUntil(address);
 
@@ -166,7 +185,7 @@ internal sealed class JournalLog : IDisposable
         long total = 0;
         for (long segment = address / SegmentBytes; ; segment++)
         {
-            string path = Path.Combine(_directory, "fasterlog.log." + segment);
+            string path = SegmentPath(segment);
             if (!File.Exists(path))
             {
                 return total;

@@ -13,10 +13,14 @@ internal sealed record StoreMetadata
 {
     /// <summary>
     /// On-disk format of a new store. 2: index keys hashed uniformly; 3: keys with a counting last part (seqs,
-    /// client message ids) hashed near each other (<see cref="State.StateKeyComparer"/>). A store keeps the format
-    /// it was created with: the checkpointed hash index is laid out by it.
+    /// client message ids) hashed near each other (<see cref="State.StateKeyComparer"/>); 4: messages indexed
+    /// per block of 64 seqs with their bodies left in the journal (<see cref="State.MessageBlock"/>). A store
+    /// keeps the format it was created with: the checkpointed hash index is laid out by it.
     /// </summary>
-    public const int CurrentFormat = 3;
+    public const int CurrentFormat = 4;
+
+    /// <summary>From this format on, message bodies are read from the journal, which is kept for message retention.</summary>
+    public const int MessageBlocksFormat = 4;
 
     /// <summary>Formats this version opens.</summary>
     public const int OldestReadableFormat = 2;
@@ -27,6 +31,14 @@ internal sealed record StoreMetadata
     /// <summary>Starts at 1; increases every time the store opens after a crash (an unclean shutdown).</summary>
     public long Incarnation { get; init; } = 1;
     public bool CleanShutdown { get; init; }
+
+    /// <summary>
+    /// Format 4: when the journal reached which address (<see cref="Writing.JournalRetention"/>), so that files
+    /// whose messages have all aged out of retention can be removed.
+    /// </summary>
+    public IReadOnlyList<JournalMark> RetentionMarks { get; init; } = [];
+
+    public bool MessageBlocks => Format >= MessageBlocksFormat;
 
     private const string FileName = "store.json";
 
@@ -91,3 +103,6 @@ internal sealed record StoreMetadata
     [DllImport("libc")]
     private static extern int close(int fd);
 }
+
+/// <summary>Every journal record before <paramref name="Address"/> was written at or before <paramref name="At"/> (Unix ms).</summary>
+internal sealed record JournalMark(long At, long Address);

@@ -5,34 +5,83 @@ namespace ChatGateway.Storage.State;
 
 /// <summary>
 /// FASTER's callbacks for one index session: reads and writes of byte values as FASTER's own
-/// <see cref="SpanByteFunctions{Context}"/>, plus the one read-modify-write the store uses, the dedupe claim
-/// (<see cref="StateSession.ClaimDedupe"/>): write the new entry unless the key holds one still inside the
-/// dedupe window, and report that one.
-/// <para>
-/// Why a read-modify-write: every message with a client id used to read its dedupe key (almost always absent)
-/// and then upsert it, two hash lookups; the read was 14% of the writer's CPU at 256-message batches (perf).
-/// </para>
-/// The claim's parameters and result live in fields: a session runs one operation at a time on one thread, and
-/// FASTER runs an operation's callbacks on that thread, also when <c>CompletePending</c> finishes one that went
-/// to disk.
+/// <see cref="SpanByteFunctions{Context}"/>, plus the store's two read-modify-writes:
+/// <list type="bullet">
+/// <item>the dedupe claim (<see cref="StateSession.ClaimDedupe"/>): write the new entry unless the key holds one
+/// still inside the dedupe window, and report that one. Why a read-modify-write: every message with a client id
+/// used to read its dedupe key (almost always absent) and then upsert it, two hash lookups; the read was 14% of
+/// the writer's CPU at 256-message batches (perf).</item>
+/// <item>the same claim in a dedupe block of format 4 (<see cref="StateSession.ClaimDedupeInBlock"/>), which grows
+/// when a new id does not fit (<see cref="DedupeBlock"/>);</item>
+/// <item>setting one slot of a message block (<see cref="StateSession.SetMessageSlot"/>), growing the block when
+/// the slot lies past its end (<see cref="MessageBlock"/>).</item>
+/// </list>
+/// The operation, its parameters and its result live in fields: a session runs one operation at a time on one
+/// thread, and FASTER runs an operation's callbacks on that thread, also when <c>CompletePending</c> finishes one
+/// that went to disk. <see cref="Lengths"/> sizes the records FASTER allocates for them.
 /// </summary>
 internal sealed class StateFunctions : SpanByteFunctions<Empty>
 {
-    /// <summary>Entries with a timestamp at or after this are kept (the retry is a duplicate); older ones are replaced.</summary>
+    public enum Operation
+    {
+        ClaimDedupe,
+        ClaimDedupeInBlock,
+        SetMessageSlot,
+    }
+
+    /// <summary>Which read-modify-write the session is running.</summary>
+    public Operation Running;
+
+    /// <summary>Dedupe entries with a timestamp at or after this are kept (the retry is a duplicate); older ones are replaced.</summary>
     public long FreshSince;
 
     /// <summary>Whether the last claim found a fresh entry, and that entry.</summary>
     public bool Found;
     public DedupeEntry Existing;
 
+    public StateFunctions() => Lengths = new ValueLengths(this);
+
+    /// <summary>Sizes of new and copied values, per operation (FASTER asks before it allocates the record).</summary>
+    public IVariableLengthStruct<SpanByte, SpanByte> Lengths { get; }
+
     public override bool InitialUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref SpanByteAndMemory output, ref RMWInfo rmwInfo)
     {
+        if (Running == Operation.SetMessageSlot)
+        {
+            ref readonly MessageSlotUpdate update = ref Update(ref input);
+            value.Length = MessageBlock.BytesFor((int)update.Slot);
+            value.AsSpan().Clear();
+            WriteSlot(ref value, update);
+            return true;
+        }
         Found = false;
+        if (Running == Operation.ClaimDedupeInBlock)
+        {
+            value.Length = DedupeBlock.BytesFor(1);
+            DedupeBlock.Create(value.AsSpan(), Claim(ref input));
+            return true;
+        }
         return base.InitialUpdater(ref key, ref input, ref value, ref output, ref rmwInfo);
     }
 
     public override bool InPlaceUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref SpanByteAndMemory output, ref RMWInfo rmwInfo)
     {
+        if (Running == Operation.SetMessageSlot)
+        {
+            ref readonly MessageSlotUpdate update = ref Update(ref input);
+            if ((update.Slot + 1) * MessageBlock.SlotSize > value.Length)
+            {
+                return false; // past the block's end: FASTER copies it into a bigger record (CopyUpdater)
+            }
+            WriteSlot(ref value, update);
+            return true;
+        }
+        if (Running == Operation.ClaimDedupeInBlock)
+        {
+            ref readonly DedupeClaim claim = ref Claim(ref input);
+            // Unchanged when the id is fresh; otherwise written here, or copied into a bigger block when it does not fit.
+            return KeepInBlock(ref value, claim.Low) || DedupeBlock.TryWrite(value.AsSpan(), claim);
+        }
         if (Keep(ref value))
         {
             return true; // nothing to change
@@ -47,14 +96,66 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
 
     /// <summary>Called for a record that cannot be updated in place (read-only region, or read from disk).</summary>
     public override bool NeedCopyUpdate(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref SpanByteAndMemory output, ref RMWInfo rmwInfo) =>
-        !Keep(ref oldValue);
+        Running switch
+        {
+            Operation.SetMessageSlot => true,
+            Operation.ClaimDedupeInBlock => !KeepInBlock(ref oldValue, Claim(ref input).Low),
+            _ => !Keep(ref oldValue),
+        };
 
     public override bool CopyUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref SpanByte newValue, ref SpanByteAndMemory output, ref RMWInfo rmwInfo)
     {
+        if (Running == Operation.SetMessageSlot)
+        {
+            ref readonly MessageSlotUpdate update = ref Update(ref input);
+            newValue.Length = BlockLength(oldValue.Length, update);
+            Span<byte> destination = newValue.AsSpan();
+            oldValue.AsReadOnlySpan().CopyTo(destination);
+            destination[oldValue.Length..].Clear();
+            WriteSlot(ref newValue, update);
+            return true;
+        }
         Found = false;
+        if (Running == Operation.ClaimDedupeInBlock)
+        {
+            ref readonly DedupeClaim claim = ref Claim(ref input);
+            newValue.Length = DedupeBlock.LengthAfterClaim(oldValue.AsReadOnlySpan(), claim.Low);
+            Span<byte> destination = newValue.AsSpan();
+            oldValue.AsReadOnlySpan().CopyTo(destination);
+            destination[oldValue.Length..].Clear();
+            if (!DedupeBlock.TryWrite(destination, claim))
+            {
+                throw new StoreCorruptedException("a dedupe block copied to make room still has none");
+            }
+            return true;
+        }
         input.CopyTo(ref newValue);
         return true;
     }
+
+    private static ref readonly DedupeClaim Claim(ref SpanByte input) =>
+        ref MemoryMarshal.AsRef<DedupeClaim>(input.AsReadOnlySpan());
+
+    /// <summary>Whether the block holds <paramref name="low"/> with an entry still inside the window (then reported in <see cref="Existing"/>).</summary>
+    private bool KeepInBlock(ref SpanByte block, ulong low)
+    {
+        Found = DedupeBlock.TryFind(block.AsReadOnlySpan(), low, out DedupeEntry entry) && entry.Timestamp >= FreshSince;
+        if (Found)
+        {
+            Existing = entry;
+        }
+        return Found;
+    }
+
+    private static ref readonly MessageSlotUpdate Update(ref SpanByte input) =>
+        ref MemoryMarshal.AsRef<MessageSlotUpdate>(input.AsReadOnlySpan());
+
+    private static void WriteSlot(ref SpanByte block, in MessageSlotUpdate update) =>
+        MemoryMarshal.Write(block.AsSpan()[((int)update.Slot * MessageBlock.SlotSize)..], in update.Value);
+
+    /// <summary>A block keeps its size, or grows to hold the slot being set.</summary>
+    private static int BlockLength(int currentLength, in MessageSlotUpdate update) =>
+        Math.Max(currentLength, MessageBlock.BytesFor((int)update.Slot));
 
     private bool Keep(ref SpanByte value)
     {
@@ -71,5 +172,27 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
         Found = true;
         Existing = entry;
         return true;
+    }
+
+    /// <summary>
+    /// Record sizes FASTER allocates for a read-modify-write, length prefix included. A dedupe claim writes its
+    /// input (FASTER's defaults); a message block takes the size its highest slot needs, a dedupe block the size
+    /// its ids need.
+    /// </summary>
+    private sealed class ValueLengths(StateFunctions functions) : IVariableLengthStruct<SpanByte, SpanByte>
+    {
+        public int GetInitialLength(ref SpanByte input) => functions.Running switch
+        {
+            Operation.SetMessageSlot => sizeof(int) + MessageBlock.BytesFor((int)Update(ref input).Slot),
+            Operation.ClaimDedupeInBlock => sizeof(int) + DedupeBlock.BytesFor(1),
+            _ => input.TotalSize,
+        };
+
+        public int GetLength(ref SpanByte value, ref SpanByte input) => functions.Running switch
+        {
+            Operation.SetMessageSlot => sizeof(int) + BlockLength(value.Length, Update(ref input)),
+            Operation.ClaimDedupeInBlock => sizeof(int) + DedupeBlock.LengthAfterClaim(value.AsReadOnlySpan(), Claim(ref input).Low),
+            _ => sizeof(int) + Math.Max(value.Length, input.Length),
+        };
     }
 }

@@ -17,11 +17,15 @@ namespace ChatGateway.Storage.State;
 /// </para>
 /// Used by one thread at a time (the writer, or recovery before the writer starts).
 /// </summary>
-internal sealed class StateMachine(StateSession session, int maxBodyBytes)
+/// <param name="messageBlocks">
+/// Format 4: messages are indexed by <see cref="MessageBlock"/>s of journal addresses and client ids by
+/// <see cref="DedupeBlock"/>s; formats 2 and 3 keep a record per message with its body, and one per client id.
+/// </param>
+internal sealed class StateMachine(StateSession session, int maxBodyBytes, bool messageBlocks)
 {
     public const int CacheLimit = 65_536;
 
-    private readonly byte[] _messageValue = new byte[MessageHeader.Size + maxBodyBytes];
+    private readonly byte[] _messageValue = messageBlocks ? [] : new byte[MessageHeader.Size + maxBodyBytes];
     private readonly Dictionary<long, ConversationState> _conversations = [];
     private readonly HashSet<long> _dirty = [];
 
@@ -135,17 +139,20 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
     public bool TryClaimDedupe(long sender, ClientMessageId clientId, in DedupeEntry entry, long freshSince, out DedupeEntry original)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
-        return session.ClaimDedupe(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), entry, freshSince, out original);
+        return messageBlocks
+            ? session.ClaimDedupeInBlock(StateKey.Of(key, KeyKind.DedupeBlock, sender, DedupeBlock.BlockOf(clientId)), clientId.Low, entry, freshSince, out original)
+            : session.ClaimDedupe(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), entry, freshSince, out original);
     }
 
     /// <param name="record">The record, as journaled.</param>
+    /// <param name="address">Where the journal holds it.</param>
     /// <param name="dedupeClaimed">A message whose dedupe entry <see cref="TryClaimDedupe"/> already wrote (the writer); recovery passes false.</param>
-    public void Apply(scoped in JournalRecord record, bool dedupeClaimed = false)
+    public void Apply(scoped in JournalRecord record, long address, bool dedupeClaimed = false)
     {
         switch (record.Kind)
         {
             case RecordKind.MessageAppended:
-                ApplyMessage(record, dedupeClaimed);
+                ApplyMessage(record, address, dedupeClaimed);
                 break;
             case RecordKind.MemberAdded:
                 ApplyMemberAdded(record.Conversation, record.User, record.Timestamp);
@@ -167,25 +174,41 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         }
     }
 
-    private void ApplyMessage(scoped in JournalRecord record, bool dedupeClaimed)
+    private void ApplyMessage(scoped in JournalRecord record, long address, bool dedupeClaimed)
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
-        var header = new MessageHeader
+        if (messageBlocks)
         {
-            Sender = record.User,
-            Timestamp = record.Timestamp,
-            ClientIdHigh = record.ClientId.High,
-            ClientIdLow = record.ClientId.Low,
-        };
-        Span<byte> value = _messageValue.AsSpan(0, MessageHeader.Size + record.Body.Length);
-        System.Runtime.InteropServices.MemoryMarshal.Write(value, in header);
-        record.Body.CopyTo(value[MessageHeader.Size..]);
-        session.Upsert(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Seq), value);
+            session.SetMessageSlot(StateKey.Of(key, KeyKind.MessageBlock, record.Conversation, MessageBlock.BlockOf(record.Seq)), record.Seq,
+                new MessageSlot { Address = address, Timestamp = record.Timestamp });
+        }
+        else
+        {
+            var header = new MessageHeader
+            {
+                Sender = record.User,
+                Timestamp = record.Timestamp,
+                ClientIdHigh = record.ClientId.High,
+                ClientIdLow = record.ClientId.Low,
+            };
+            Span<byte> value = _messageValue.AsSpan(0, MessageHeader.Size + record.Body.Length);
+            System.Runtime.InteropServices.MemoryMarshal.Write(value, in header);
+            record.Body.CopyTo(value[MessageHeader.Size..]);
+            session.Upsert(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Seq), value);
+        }
 
         if (!record.ClientId.IsEmpty && !dedupeClaimed)
         {
-            session.Upsert(StateKey.Of(key, KeyKind.Dedupe, record.User, record.ClientId),
-                new DedupeEntry { Conversation = record.Conversation, Seq = record.Seq, Timestamp = record.Timestamp });
+            var entry = new DedupeEntry { Conversation = record.Conversation, Seq = record.Seq, Timestamp = record.Timestamp };
+            if (messageBlocks)
+            {
+                // Replay: the journaled message wins over whatever entry the id had (nothing is fresh since the end of time).
+                TryClaimDedupe(record.User, record.ClientId, entry, freshSince: long.MaxValue, out _);
+            }
+            else
+            {
+                session.Upsert(StateKey.Of(key, KeyKind.Dedupe, record.User, record.ClientId), entry);
+            }
         }
 
         ConversationState state = GetConversation(record.Conversation);
@@ -193,8 +216,16 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes)
         state.LastTimestamp = Math.Max(state.LastTimestamp, record.Timestamp);
         if (record.Aux > 0)
         {
-            // Count retention: the writer decided which seq falls out of the window.
-            session.Delete(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Aux));
+            // Count retention: the writer decided which seq falls out of the window. Readers never go below
+            // EarliestSeq; a block goes once its last seq has (its journal records go with age retention).
+            if (!messageBlocks)
+            {
+                session.Delete(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Aux));
+            }
+            else if (MessageBlock.IsLastOfBlock(record.Aux))
+            {
+                session.Delete(StateKey.Of(key, KeyKind.MessageBlock, record.Conversation, MessageBlock.BlockOf(record.Aux)));
+            }
             state.EarliestSeq = Math.Max(state.EarliestSeq, record.Aux + 1);
         }
         SetConversation(record.Conversation, state);

@@ -93,4 +93,34 @@ internal static class StateQueries
         header = System.Runtime.InteropServices.MemoryMarshal.Read<MessageHeader>(value);
         return true;
     }
+
+    /// <summary>
+    /// Reads the message block holding <paramref name="seq"/> into <paramref name="slots"/> (at least
+    /// <see cref="MessageBlock.Seqs"/> long); returns how many slots it holds (0 when there is none).
+    /// </summary>
+    public static int ReadMessageBlock(StateSession session, long conversation, long seq, Span<MessageSlot> slots)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        Span<byte> bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(slots);
+        int length = session.Read(StateKey.Of(key, KeyKind.MessageBlock, conversation, MessageBlock.BlockOf(seq)), bytes);
+        if (length < 0)
+        {
+            return 0;
+        }
+        if (length % MessageBlock.SlotSize != 0 || length > MessageBlock.MaxBytes)
+        {
+            throw new StoreCorruptedException($"message block of {length} bytes (conversation {conversation}, seq {seq})");
+        }
+        return length / MessageBlock.SlotSize;
+    }
+
+    /// <summary>The slot of one message (format 4); false when the message is not indexed.</summary>
+    public static bool TryGetMessageSlot(StateSession session, long conversation, long seq, out MessageSlot slot)
+    {
+        Span<MessageSlot> slots = stackalloc MessageSlot[MessageBlock.Seqs];
+        int count = ReadMessageBlock(session, conversation, seq, slots);
+        int index = MessageBlock.SlotOf(seq);
+        slot = index < count ? slots[index] : default;
+        return slot.Address != 0;
+    }
 }

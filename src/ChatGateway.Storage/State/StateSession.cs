@@ -17,7 +17,8 @@ internal sealed unsafe class StateSession : IDisposable
 
     public StateSession(FasterKV<SpanByte, SpanByte> store)
     {
-        _session = store.For(_functions).NewSession<StateFunctions>();
+        _session = store.For(_functions).NewSession<StateFunctions>(
+            sessionVariableLengthStructSettings: new SessionVariableLengthStructSettings<SpanByte, SpanByte> { valueLength = _functions.Lengths });
         _context = _session.UnsafeContext;
     }
 
@@ -162,24 +163,63 @@ internal sealed unsafe class StateSession : IDisposable
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
             var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(v, sizeof(DedupeEntry)));
+            _functions.Running = StateFunctions.Operation.ClaimDedupe;
             _functions.FreshSince = freshSince;
             _functions.Found = false;
-            Enter();
-            try
-            {
-                Status status = _context.RMW(ref keyBytes, ref input);
-                if (status.IsPending)
-                {
-                    _context.CompletePending(wait: true); // the key's record is on disk: its callbacks run in here
-                }
-            }
-            finally
-            {
-                Leave();
-            }
+            ReadModifyWrite(ref keyBytes, ref input);
         }
         existing = _functions.Existing;
         return !_functions.Found;
+    }
+
+    /// <summary>
+    /// <see cref="ClaimDedupe"/> in a dedupe block (format 4): <paramref name="blockKey"/> names the block, and
+    /// <paramref name="low"/> the id's low half within it (<see cref="DedupeBlock"/>).
+    /// </summary>
+    public bool ClaimDedupeInBlock(ReadOnlySpan<byte> blockKey, ulong low, in DedupeEntry entry, long freshSince, out DedupeEntry existing)
+    {
+        var claim = new DedupeClaim { Low = low, Entry = entry };
+        fixed (byte* k = blockKey)
+        {
+            var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, blockKey.Length));
+            var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(&claim, sizeof(DedupeClaim)));
+            _functions.Running = StateFunctions.Operation.ClaimDedupeInBlock;
+            _functions.FreshSince = freshSince;
+            _functions.Found = false;
+            ReadModifyWrite(ref keyBytes, ref input);
+        }
+        existing = _functions.Existing;
+        return !_functions.Found;
+    }
+
+    /// <summary>Sets the slot of <paramref name="seq"/> in its message block (<see cref="MessageBlock"/>): one index operation.</summary>
+    public void SetMessageSlot(ReadOnlySpan<byte> blockKey, long seq, in MessageSlot slot)
+    {
+        var update = new MessageSlotUpdate { Slot = MessageBlock.SlotOf(seq), Value = slot };
+        fixed (byte* k = blockKey)
+        {
+            var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, blockKey.Length));
+            var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(&update, sizeof(MessageSlotUpdate)));
+            _functions.Running = StateFunctions.Operation.SetMessageSlot;
+            ReadModifyWrite(ref keyBytes, ref input);
+        }
+    }
+
+    private void ReadModifyWrite(ref SpanByte key, ref SpanByte input)
+    {
+        Enter();
+        try
+        {
+            Status status = _context.RMW(ref key, ref input);
+            if (status.IsPending)
+            {
+                _context.CompletePending(wait: true); // the key's record is on disk: its callbacks run in here
+            }
+        }
+        finally
+        {
+            Leave();
+        }
     }
 
     public void Delete(ReadOnlySpan<byte> key)

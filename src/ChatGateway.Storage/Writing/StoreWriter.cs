@@ -33,6 +33,7 @@ internal sealed class StoreWriter : IAsyncDisposable
     private readonly StateStore _state;
     private readonly StateSession _session;
     private readonly StateMachine _machine;
+    private readonly RecentRecords? _recent;
     private readonly StoreOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -50,9 +51,11 @@ internal sealed class StoreWriter : IAsyncDisposable
     private long _lastCommitAt;
     private volatile Exception? _fault;
 
+    /// <param name="recent">Format 4: where the writer copies each message record for readers (<see cref="JournalReader"/>).</param>
     public StoreWriter(string directory, StoreOptions options, JournalLog journal, StateStore state, StateSession session,
-        StateMachine machine, StoreMetadata metadata, TimeProvider time, ILogger logger)
+        StateMachine machine, RecentRecords? recent, StoreMetadata metadata, TimeProvider time, ILogger logger)
     {
+        _recent = recent;
         _directory = directory;
         _options = options;
         _journal = journal;
@@ -480,8 +483,13 @@ internal sealed class StoreWriter : IAsyncDisposable
     private void Append(scoped in JournalRecord record, bool dedupeClaimed = false)
     {
         int length = JournalCodec.Encode(_recordBuffer, record);
-        _journal.Append(_recordBuffer.AsSpan(0, length));
-        _machine.Apply(record, dedupeClaimed);
+        ReadOnlySpan<byte> encoded = _recordBuffer.AsSpan(0, length);
+        long address = _journal.Append(encoded);
+        if (record.Kind == RecordKind.MessageAppended)
+        {
+            _recent?.Add(address, encoded);
+        }
+        _machine.Apply(record, address, dedupeClaimed);
         Records++;
     }
 
@@ -523,7 +531,8 @@ internal sealed class StoreWriter : IAsyncDisposable
     /// Checkpoint between batches: everything applied is committed (the journal is committed first, which
     /// matters in Relaxed mode), so the index checkpoint plus the journal from the current tail is the whole
     /// state. Order: checkpoint, then metadata, then purge and truncate, so a crash anywhere leaves a pair
-    /// that recovers.
+    /// that recovers. The journal is truncated up to the replay point, or in format 4 only as far as message
+    /// retention allows (<see cref="JournalRetention"/>).
     /// </summary>
     public async Task CheckpointAsync(string reason)
     {
@@ -532,10 +541,20 @@ internal sealed class StoreWriter : IAsyncDisposable
         long replayFrom = _journal.TailAddress;
         _session.CompletePending();
         Guid token = await _state.CheckpointAsync().ConfigureAwait(false);
-        _metadata = _metadata with { Checkpoint = token, ReplayFrom = replayFrom };
+        long truncateUntil = replayFrom;
+        IReadOnlyList<JournalMark> marks = _metadata.RetentionMarks;
+        if (_metadata.MessageBlocks)
+        {
+            // Message bodies live in the journal: keep it back to the oldest message age retention still serves.
+            (marks, truncateUntil) = JournalRetention.AtCheckpoint(marks, _time.GetUtcNow().ToUnixTimeMilliseconds(), replayFrom, _options.RetainMessagesFor);
+        }
+        _metadata = _metadata with { Checkpoint = token, ReplayFrom = replayFrom, RetentionMarks = marks };
         _metadata.Save(_directory);
         _state.PurgeCheckpointsExcept(token);
-        _journal.TruncateUntil(replayFrom);
+        if (truncateUntil > _journal.BeginAddress)
+        {
+            _journal.TruncateUntil(truncateUntil);
+        }
         _lastCheckpointAt = _lastCommitAt = _time.GetTimestamp();
         Checkpoints++;
         _logger.LogInformation("Store checkpoint {Token} ({Reason}) in {Elapsed} ms; journal replays from {ReplayFrom}",
