@@ -38,6 +38,7 @@ internal sealed record StoreMetadata
     /// </summary>
     public IReadOnlyList<JournalMark> RetentionMarks { get; init; } = [];
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool MessageBlocks => Format >= MessageBlocksFormat;
 
     private const string FileName = "store.json";
