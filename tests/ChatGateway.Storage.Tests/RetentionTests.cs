@@ -30,6 +30,30 @@ public sealed class RetentionTests
     }
 
     [Fact]
+    public async Task Count_retention_drops_whole_message_blocks_as_their_last_seq_goes_and_serves_the_rest()
+    {
+        // Keep 70: after 200 messages seqs 1..130 are gone, so blocks 0 (seqs 1..63) and 1 (64..127) are deleted and
+        // block 2 (128..191) has lost its first three.
+        await using var temp = new TempStore(o => o.RetainMessagesPerConversation = 70);
+        ChatStore store = await temp.OpenAsync();
+        for (int i = 1; i <= 200; i++)
+        {
+            await store.AppendMessageAsync(1, 1, default, BitConverter.GetBytes(i), requireMembership: false);
+        }
+
+        var page = new MessagePage();
+        for (int pass = 0; pass < 2; pass++) // before and after a reopen
+        {
+            store.ReadRange(1, 1, 500, page);
+            Assert.True(page.Truncated);
+            Assert.Equal(131, page.EarliestAvailable);
+            Assert.Equal(Enumerable.Range(131, 70), page.Messages.Select(m => BitConverter.ToInt32(m.Body.Span)));
+            Assert.Equal(Enumerable.Range(131, 70).Select(s => (long)s), page.Messages.Select(m => m.Seq));
+            store = await temp.ReopenAsync();
+        }
+    }
+
+    [Fact]
     public async Task Age_retention_hides_messages_older_than_the_limit()
     {
         await using var temp = new TempStore(o => o.RetainMessagesFor = TimeSpan.FromDays(7));
