@@ -144,7 +144,7 @@ public sealed class ChatStore : IAsyncDisposable
             var report = new RecoveryReport(saved is null, crashed, metadata.Checkpoint, replayed, damagedAt,
                 journal.CommittedUntilAddress - (damagedAt ?? journal.CommittedUntilAddress), bytesPastCommit, Stopwatch.GetElapsedTime(started));
             var store = new ChatStore(options, time, storeLock, state, journal, session, writer,
-                recent is null ? null : new JournalReader(journal, recent), report, logger);
+                recent is null ? null : new JournalReader(journal, recent, options.JournalFilesOpenForReads), report, logger);
             if (replayed > 0 || damagedAt is not null || bytesPastCommit > 0)
             {
                 // A checkpoint now puts the replayed records (and any damaged tail) behind the replay point for good.

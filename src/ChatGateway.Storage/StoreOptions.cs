@@ -14,6 +14,9 @@ public sealed class StoreOptions
     /// <summary>On-disk format of a store created with these options; tests create older formats with it. Not configuration.</summary>
     internal int NewStoreFormat { get; set; } = Recovery.StoreMetadata.CurrentFormat;
 
+    /// <summary>Journal segment files kept open for message reads; tests lower it. Not configuration.</summary>
+    internal int JournalFilesOpenForReads { get; set; } = Journal.JournalReader.MaxOpenSegments;
+
     /// <summary>In <see cref="DurabilityMode.Relaxed"/>, the longest time a completed write may stay uncommitted.</summary>
     public TimeSpan RelaxedCommitInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
