@@ -82,6 +82,7 @@ public sealed class ChatStore : IAsyncDisposable
         StateStore? state = null;
         JournalLog? journal = null;
         StateSession? session = null;
+        StateSession? prefetch = null;
         try
         {
             long started = Stopwatch.GetTimestamp();
@@ -105,7 +106,8 @@ public sealed class ChatStore : IAsyncDisposable
             }
             journal = new JournalLog(Path.Combine(directory, "journal"), options);
             session = state.NewSession();
-            var machine = new StateMachine(session, options.MaxBodyBytes, metadata.MessageBlocks);
+            prefetch = state.NewPrefetchSession();
+            var machine = new StateMachine(session, prefetch, options.MaxBodyBytes, metadata.MessageBlocks);
 
             if (journal.CommittedUntilAddress < metadata.ReplayFrom)
             {
@@ -155,6 +157,7 @@ public sealed class ChatStore : IAsyncDisposable
         }
         catch
         {
+            prefetch?.Dispose();
             session?.Dispose();
             journal?.Dispose();
             state?.Dispose();

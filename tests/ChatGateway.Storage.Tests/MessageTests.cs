@@ -195,6 +195,44 @@ public sealed class MessageTests
         Assert.Equal((WriteStatus.Duplicate, 302L), (lateRetry.Status, lateRetry.Seq));
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task Conversations_whose_records_went_to_disk_continue_exactly(int format)
+    {
+        // 70,000 conversations (more than the writer keeps in memory, 65,536) and 4 MiB of index memory: by the second
+        // round each conversation's state, membership, message block and dedupe block are on disk, and the writer
+        // fetches them for a whole batch at once (StoreWriter.Prefetch) before it decides each message.
+        await using var temp = new TempStore(o =>
+        {
+            o.IndexMemoryBytes = 4 << 20;
+            o.NewStoreFormat = format;
+        });
+        ChatStore store = await temp.OpenAsync();
+        const int Conversations = 70_000;
+        for (int round = 1; round <= 2; round++)
+        {
+            var sends = new Task<WriteResult>[Conversations];
+            for (int c = 0; c < Conversations; c++)
+            {
+                long peer = 1_000_000 + c;
+                sends[c] = store.AppendDirectMessageAsync(c + 1, c + 1, peer, new ClientMessageId((ulong)c + 1, (ulong)round), BitConverter.GetBytes(c * 10 + round)).AsTask();
+            }
+            WriteResult[] results = await Task.WhenAll(sends);
+            Assert.All(results, r => Assert.Equal((WriteStatus.Ok, (long)round), (r.Status, r.Seq)));
+        }
+
+        var page = new MessagePage();
+        foreach (int c in new[] { 0, 1, 33_333, Conversations - 1 })
+        {
+            store.ReadRange(c + 1, 1, 10, page);
+            Assert.Equal([c * 10 + 1, c * 10 + 2], page.Messages.Select(m => BitConverter.ToInt32(m.Body.Span)));
+            WriteResult retry = await store.AppendDirectMessageAsync(c + 1, c + 1, 1_000_000 + c, new ClientMessageId((ulong)c + 1, 1), "again"u8);
+            Assert.Equal((WriteStatus.Duplicate, 1L), (retry.Status, retry.Seq));
+            Assert.True(store.IsMember(c + 1, 1_000_000 + c));
+        }
+    }
+
     [Fact]
     public async Task An_empty_client_id_is_never_deduplicated()
     {

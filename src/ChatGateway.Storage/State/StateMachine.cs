@@ -21,7 +21,8 @@ namespace ChatGateway.Storage.State;
 /// Format 4: messages are indexed by <see cref="MessageBlock"/>s of journal addresses and client ids by
 /// <see cref="DedupeBlock"/>s; formats 2 and 3 keep a record per message with its body, and one per client id.
 /// </param>
-internal sealed class StateMachine(StateSession session, int maxBodyBytes, bool messageBlocks)
+/// <param name="prefetch">A second session, used only to prefetch (<see cref="IsCached"/> and the methods after it).</param>
+internal sealed class StateMachine(StateSession session, StateSession prefetch, int maxBodyBytes, bool messageBlocks) : IDisposable
 {
     public const int CacheLimit = 65_536;
 
@@ -60,6 +61,52 @@ internal sealed class StateMachine(StateSession session, int maxBodyBytes, bool 
         }
         _knownMembers.Add((conversation, user));
     }
+
+    // ---- prefetching (StoreWriter.Prefetch): records a batch will need, read from disk together, not one by one.
+
+    /// <summary>Whether the conversation's working state is in memory: then so, very likely, is everything its next message touches.</summary>
+    public bool IsCached(long conversation) => _conversations.ContainsKey(conversation);
+
+    public void PrefetchConversation(long conversation)
+    {
+        Span<byte> key = stackalloc byte[StateKey.MaxLength];
+        prefetch.Prefetch(StateKey.Of(key, KeyKind.Conversation, conversation));
+    }
+
+    public void PrefetchMembership(long conversation, long user)
+    {
+        if (!_knownMembers.Contains((conversation, user)))
+        {
+            Span<byte> key = stackalloc byte[StateKey.MaxLength];
+            prefetch.Prefetch(StateKey.Of(key, KeyKind.Member, conversation, user));
+        }
+    }
+
+    /// <summary>Format 4's dedupe block of the id (format 3's per-id keys are new for each message: nothing to fetch).</summary>
+    public void PrefetchDedupe(long sender, ClientMessageId clientId)
+    {
+        if (messageBlocks)
+        {
+            Span<byte> key = stackalloc byte[StateKey.MaxLength];
+            prefetch.Prefetch(StateKey.Of(key, KeyKind.DedupeBlock, sender, DedupeBlock.BlockOf(clientId)));
+        }
+    }
+
+    /// <summary>Format 4: the block the conversation's next seq goes into (its state must be fetched first).</summary>
+    public void PrefetchNextMessageBlock(long conversation)
+    {
+        if (messageBlocks)
+        {
+            Span<byte> key = stackalloc byte[StateKey.MaxLength];
+            prefetch.Prefetch(StateKey.Of(key, KeyKind.MessageBlock, conversation, MessageBlock.BlockOf(GetConversation(conversation).Head + 1)));
+        }
+    }
+
+    /// <summary>Waits for the prefetches started; false when all were in memory.</summary>
+    public bool CompletePrefetches() => prefetch.CompletePrefetches();
+
+    /// <summary>Closes the prefetch session (the writer's own session is the store's to close).</summary>
+    public void Dispose() => prefetch.Dispose();
 
     /// <summary>Holds the index's epoch across the operations of a batch or a stretch of replay (<see cref="StateSession.HoldEpoch"/>).</summary>
     public StateSession.EpochScope HoldEpoch() => session.HoldEpoch();

@@ -69,6 +69,9 @@ internal sealed class StateStore : IDisposable
 
     public StateSession NewSession() => new(_kv);
 
+    /// <summary>The writer's second session, for <see cref="StateSession.Prefetch"/>: what it reads from disk is copied back into memory.</summary>
+    public StateSession NewPrefetchSession() => new(_kv, copyColdReadsToTail: true);
+
     /// <summary>A rented reader session, returned to the pool when disposed (<c>using Reader reader = store.RentReader();</c>).</summary>
     public readonly struct Reader(StateStore store, StateSession session) : IDisposable
     {

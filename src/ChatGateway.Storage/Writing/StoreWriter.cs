@@ -296,6 +296,7 @@ internal sealed class StoreWriter : IAsyncDisposable
     {
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         long recordsBefore = Records;
+        Prefetch(batch); // outside the held epoch: it uses a session of its own
         using (_session.HoldEpoch()) // one epoch entry for the batch's index operations, not one per operation
         {
             foreach (WriteCommand command in batch.Commands)
@@ -309,6 +310,48 @@ internal sealed class StoreWriter : IAsyncDisposable
         {
             batch.Commit = _journal.CommitAsync();
         }
+    }
+
+    private readonly HashSet<long> _coldConversations = [];
+
+    /// <summary>
+    /// Reads from disk, all at once, the index records the batch's messages to conversations whose state is not in
+    /// memory will need: the conversation's state, the sender's membership, its dedupe block, then the message block
+    /// of the next seq. Their reads overlap, and each record is copied back into memory, where executing the commands
+    /// one after another would wait for each read in turn (the writer is single-threaded). In a store whose
+    /// conversations outnumber what the index keeps in memory, most messages would otherwise cost three disk reads in
+    /// series. A batch of conversations already in memory pays one dictionary lookup per message.
+    /// </summary>
+    private void Prefetch(Batch batch)
+    {
+        _coldConversations.Clear();
+        foreach (WriteCommand command in batch.Commands)
+        {
+            if (command.Kind != WriteKind.AppendMessage || _machine.IsCached(command.Conversation) || !_coldConversations.Add(command.Conversation))
+            {
+                continue;
+            }
+            _machine.PrefetchConversation(command.Conversation);
+            _machine.PrefetchMembership(command.Conversation, command.User);
+            if (command.Peer != 0 && command.Peer != command.User)
+            {
+                _machine.PrefetchMembership(command.Conversation, command.Peer);
+            }
+            if (!command.ClientId.IsEmpty)
+            {
+                _machine.PrefetchDedupe(command.User, command.ClientId);
+            }
+        }
+        if (_coldConversations.Count == 0)
+        {
+            return;
+        }
+        _machine.CompletePrefetches();
+        foreach (long conversation in _coldConversations)
+        {
+            _machine.PrefetchNextMessageBlock(conversation);
+        }
+        _machine.CompletePrefetches();
     }
 
     /// <summary>Waits for the batch in flight to be durable, publishes its conversation heads, acknowledges it.</summary>
@@ -588,5 +631,6 @@ internal sealed class StoreWriter : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
         await _tickLoop.ConfigureAwait(false);
+        _machine.Dispose(); // its prefetch session, before the store's index closes
     }
 }
