@@ -21,7 +21,7 @@ namespace ChatGateway.Storage.Disk;
 /// Zeros are written in the background 8 MiB ahead of the last write (and into the next segment once a segment
 /// is half written), so the write path almost never waits for them and a small store fills 8 MiB, not whole
 /// segments. A write that gets past the zeros waits for the fill in progress. Reads (recovery, cold index
-/// records) queue behind the writes before them. Only Linux on x64/arm64 uses this device
+/// records) run on reader threads of their own, several at a time (<see cref="ReadAsync"/>). Only Linux on x64/arm64 uses this device
 /// (<see cref="DirectFile.IsSupported"/>); elsewhere FASTER's default device is used.
 /// </para>
 /// </summary>
@@ -40,6 +40,10 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
     // Wait spins with sched_yield before it sleeps, and with two I/O threads (journal, index) that spinning was 5%
     // of the CPU in the one-shard sequencer benchmark, taken from the writer on a 2-core machine.
     private readonly Queue<Request> _requests = new();
+    // Reads, for the reader threads (ReadAsync); bounded like _requests, by FASTER's pending operations.
+    private readonly Queue<Request> _reads = new();
+    private Thread[]? _readers;
+    private const int ReaderThreads = 4;
     private readonly Thread _thread;
     private readonly TaskCompletionSource<IOException> _writeFailure = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
@@ -93,8 +97,53 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
         Enqueue(new Request(true, segmentId, destinationAddress, sourceAddress, numBytesToWrite, callback, context));
 
     public override void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength,
-        DeviceIOCompletionCallback callback, object context) =>
-        Enqueue(new Request(false, segmentId, sourceAddress, destinationAddress, readLength, callback, context));
+        DeviceIOCompletionCallback callback, object context)
+    {
+        lock (_reads)
+        {
+            _readers ??= StartReaders();
+            _reads.Enqueue(new Request(false, segmentId, sourceAddress, destinationAddress, readLength, callback, context));
+            Monitor.Pulse(_reads);
+        }
+    }
+
+    /// <summary>
+    /// Reads run on threads of their own, <see cref="ReaderThreads"/> at a time, not behind the writes: FASTER reads
+    /// only what it has finished writing (pages below its head address, log records it has committed), so no read
+    /// waits for a write in the queue. The store's writer fetches a batch's cold index records together
+    /// (<see cref="Writing.StoreWriter"/>); on one thread their reads went to the disk one after another. Started on
+    /// the first read: most devices (checkpoint files, a journal) never read after recovery.
+    /// </summary>
+    private Thread[] StartReaders()
+    {
+        var readers = new Thread[ReaderThreads];
+        for (int i = 0; i < readers.Length; i++)
+        {
+            readers[i] = new Thread(RunReads) { IsBackground = true, Name = "segment reads " + Path.GetFileName(FileName) };
+            readers[i].Start();
+        }
+        return readers;
+    }
+
+    private void RunReads()
+    {
+        while (true)
+        {
+            Request request;
+            lock (_reads)
+            {
+                while (!_reads.TryDequeue(out request))
+                {
+                    if (_stopping)
+                    {
+                        return;
+                    }
+                    Monitor.Wait(_reads);
+                }
+            }
+            Execute(request);
+        }
+    }
 
     private void Enqueue(in Request request)
     {
@@ -128,34 +177,39 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
                     Monitor.Wait(_requests);
                 }
             }
-            uint error = 0;
-            uint done = 0;
-            try
-            {
-                if (request.Write && InjectedWriteError != 0)
-                {
-                    error = (uint)InjectedWriteError;
-                }
-                else
-                {
-                    Segment segment = Open(request.Segment, forWrite: request.Write);
-                    (error, done) = request.Write
-                        ? Write(request.Segment, segment, request.Offset, (byte*)request.Buffer, request.Length)
-                        : DirectFile.ReadAll(segment.Fd, request.Offset, (byte*)request.Buffer, request.Length);
-                }
-            }
-            catch (Exception ex) when (ex is IOException or AggregateException)
-            {
-                error = (uint)(ex.HResult & 0xFFFF);
-                error = error == 0 ? 5u : error; // EIO when the exception carries no errno
-            }
-            if (request.Write && error != 0)
-            {
-                _writeFailure.TrySetResult(new IOException(
-                    $"writing {FileName}.{request.Segment} at offset {request.Offset} failed: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error));
-            }
-            request.Callback(error, done, request.Context);
+            Execute(request);
         }
+    }
+
+    private void Execute(in Request request)
+    {
+        uint error = 0;
+        uint done = 0;
+        try
+        {
+            if (request.Write && InjectedWriteError != 0)
+            {
+                error = (uint)InjectedWriteError;
+            }
+            else
+            {
+                Segment segment = Open(request.Segment, forWrite: request.Write);
+                (error, done) = request.Write
+                    ? Write(request.Segment, segment, request.Offset, (byte*)request.Buffer, request.Length)
+                    : DirectFile.ReadAll(segment.Fd, request.Offset, (byte*)request.Buffer, request.Length);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or AggregateException)
+        {
+            error = (uint)(ex.HResult & 0xFFFF);
+            error = error == 0 ? 5u : error; // EIO when the exception carries no errno
+        }
+        if (request.Write && error != 0)
+        {
+            _writeFailure.TrySetResult(new IOException(
+                $"writing {FileName}.{request.Segment} at offset {request.Offset} failed: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error));
+        }
+        request.Callback(error, done, request.Context);
     }
 
     /// <summary>
@@ -254,22 +308,22 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
     /// <summary>Opens a segment file, creating it (and starting its fill) for a write.</summary>
     private Segment Open(int id, bool forWrite)
     {
+        Segment segment;
+        // Opened under the lock: the I/O thread and the reader threads may open one segment at the same time, and the
+        // second would otherwise replace the first (its descriptor leaked, its fill state lost).
         lock (_segments)
         {
             if (_segments.TryGetValue(id, out Segment? open))
             {
                 return open;
             }
-        }
-        string path = SegmentPath(id);
-        if (!forWrite && !File.Exists(path))
-        {
-            return Missing; // nothing there to read: reads return zeros
-        }
-        int fd = DirectFile.Open(path, _syncEachWrite);
-        var segment = new Segment(fd, DirectFile.Length(fd));
-        lock (_segments)
-        {
+            string path = SegmentPath(id);
+            if (!forWrite && !File.Exists(path))
+            {
+                return Missing; // nothing there to read: reads return zeros
+            }
+            int fd = DirectFile.Open(path, _syncEachWrite);
+            segment = new Segment(fd, DirectFile.Length(fd));
             _segments[id] = segment;
         }
         if (forWrite && _fillAhead && segment.FilledTo < SegmentSize)
@@ -320,6 +374,16 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
             Monitor.Pulse(_requests);
         }
         _thread.Join();
+        Thread[]? readers;
+        lock (_reads)
+        {
+            Monitor.PulseAll(_reads);
+            readers = _readers;
+        }
+        foreach (Thread reader in readers ?? [])
+        {
+            reader.Join();
+        }
         lock (_segments)
         {
             foreach (Segment segment in _segments.Values)
