@@ -127,21 +127,26 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
 
     private void RunReads()
     {
-        while (true)
+        while (Take(_reads, out Request request))
         {
-            Request request;
-            lock (_reads)
-            {
-                while (!_reads.TryDequeue(out request))
-                {
-                    if (_stopping)
-                    {
-                        return;
-                    }
-                    Monitor.Wait(_reads);
-                }
-            }
             Execute(request);
+        }
+    }
+
+    /// <summary>The next request of <paramref name="queue"/>, waiting for one; false once the device stops and the queue is empty.</summary>
+    private bool Take(Queue<Request> queue, out Request request)
+    {
+        lock (queue)
+        {
+            while (!queue.TryDequeue(out request))
+            {
+                if (_stopping)
+                {
+                    return false;
+                }
+                Monitor.Wait(queue);
+            }
+            return true;
         }
     }
 
@@ -163,20 +168,8 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
     /// </summary>
     private void Run()
     {
-        while (true)
+        while (Take(_requests, out Request request))
         {
-            Request request;
-            lock (_requests)
-            {
-                while (!_requests.TryDequeue(out request))
-                {
-                    if (_stopping)
-                    {
-                        return;
-                    }
-                    Monitor.Wait(_requests);
-                }
-            }
             Execute(request);
         }
     }
