@@ -457,8 +457,7 @@ public sealed class ChatStore : IAsyncDisposable
                 {
                     if (length > 0)
                     {
-                        _logger.LogError("Store: message {Conversation}/{Seq} is not readable at journal address {Address}; reported as truncated",
-                            conversation, seq, address);
+                        ReportUnreadable(conversation, seq, address);
                     }
                     page.Truncated = true; // its journal segment aged out (retention) or is damaged
                     continue;
@@ -472,6 +471,27 @@ public sealed class ChatStore : IAsyncDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    private long _unreadable;
+    private long _unreadableReportedAt = long.MinValue / 2;
+
+    /// <summary>
+    /// Logs a message whose journal record is damaged, at most once a minute with the count since the last report:
+    /// every read of a damaged stretch meets it again, and a log line per message read would drown the log.
+    /// </summary>
+    private void ReportUnreadable(long conversation, long seq, long address)
+    {
+        Interlocked.Increment(ref _unreadable);
+        long now = Environment.TickCount64;
+        long last = Volatile.Read(ref _unreadableReportedAt);
+        if (now - last < 60_000 || Interlocked.CompareExchange(ref _unreadableReportedAt, now, last) != last)
+        {
+            return;
+        }
+        _logger.LogError("Store: message {Conversation}/{Seq} is not readable at journal address {Address} (damaged); reported to readers as " +
+                         "truncated. {Count} unreadable message reads since the last such report (at most one a minute)",
+            conversation, seq, address, Interlocked.Exchange(ref _unreadable, 0));
     }
 
     /// <summary>

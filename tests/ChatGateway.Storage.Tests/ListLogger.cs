@@ -18,6 +18,17 @@ public sealed class ListLogger : ILogger
         }
     }
 
+    public IReadOnlyList<string> Errors
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _entries.Where(e => e.Level == LogLevel.Error).Select(e => e.Message)];
+            }
+        }
+    }
+
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
     public bool IsEnabled(LogLevel logLevel) => true;

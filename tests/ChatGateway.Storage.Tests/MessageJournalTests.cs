@@ -149,6 +149,50 @@ public sealed class MessageJournalTests
     }
 
     [Fact]
+    public async Task A_damaged_message_record_is_reported_as_truncated_and_logged_once_not_per_read()
+    {
+        await using var temp = new TempStore(o => o.RetainMessagesFor = TimeSpan.Zero);
+        ChatStore store = await temp.OpenAsync();
+        for (int seq = 1; seq <= 20; seq++)
+        {
+            byte[] body = Body(1, seq, 100);
+            "MARK"u8.CopyTo(body.AsSpan(10));
+            body[14] = (byte)seq;
+            await store.AppendMessageAsync(1, 1, default, body, requireMembership: false);
+        }
+        await store.DisposeAsync(); // a clean shutdown: nothing replays the damage below
+
+        // Flip a byte of message 5's body in the journal file (its CRC no longer matches).
+        string segment = Path.Combine(temp.Directory, "journal", "fasterlog.log.0");
+        byte[] bytes = await File.ReadAllBytesAsync(segment);
+        int at = bytes.AsSpan().IndexOf((byte[])[.. "MARK"u8, 5]);
+        Assert.True(at > 0);
+        await using (var file = new FileStream(segment, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = at + 20;
+            file.WriteByte((byte)(bytes[at + 20] ^ 0xFF));
+        }
+
+        var log = new ListLogger();
+        store = await ChatStore.OpenAsync(temp.Options, log, temp.Time);
+        try
+        {
+            var page = new MessagePage();
+            for (int read = 0; read < 3; read++)
+            {
+                store.ReadRange(1, 1, 100, page);
+                Assert.True(page.Truncated);
+                Assert.Equal(Enumerable.Range(1, 20).Where(s => s != 5).Select(s => (long)s), page.Messages.Select(m => m.Seq));
+            }
+            Assert.Contains("1/5 is not readable", Assert.Single(log.Errors));
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public void Retention_marks_stay_few_and_truncation_never_reaches_a_retained_message_or_the_replay_point()
     {
         TimeSpan retain = TimeSpan.FromDays(1);
