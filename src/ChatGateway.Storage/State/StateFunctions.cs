@@ -108,10 +108,7 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
         if (Running == Operation.SetMessageSlot)
         {
             ref readonly MessageSlotUpdate update = ref Update(ref input);
-            newValue.Length = BlockLength(oldValue.Length, update);
-            Span<byte> destination = newValue.AsSpan();
-            oldValue.AsReadOnlySpan().CopyTo(destination);
-            destination[oldValue.Length..].Clear();
+            CopyGrown(ref oldValue, ref newValue, BlockLength(oldValue.Length, update));
             WriteSlot(ref newValue, update);
             return true;
         }
@@ -119,11 +116,8 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
         if (Running == Operation.ClaimDedupeInBlock)
         {
             ref readonly DedupeClaim claim = ref Claim(ref input);
-            newValue.Length = DedupeBlock.LengthAfterClaim(oldValue.AsReadOnlySpan(), claim.Low);
-            Span<byte> destination = newValue.AsSpan();
-            oldValue.AsReadOnlySpan().CopyTo(destination);
-            destination[oldValue.Length..].Clear();
-            if (!DedupeBlock.TryWrite(destination, claim))
+            CopyGrown(ref oldValue, ref newValue, DedupeBlock.LengthAfterClaim(oldValue.AsReadOnlySpan(), claim.Low));
+            if (!DedupeBlock.TryWrite(newValue.AsSpan(), claim))
             {
                 throw new StoreCorruptedException("a dedupe block copied to make room still has none");
             }
@@ -131,6 +125,15 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
         }
         input.CopyTo(ref newValue);
         return true;
+    }
+
+    /// <summary>A block copied into its new record of <paramref name="length"/> bytes, zeros past the old contents.</summary>
+    private static void CopyGrown(ref SpanByte oldValue, ref SpanByte newValue, int length)
+    {
+        newValue.Length = length;
+        Span<byte> destination = newValue.AsSpan();
+        oldValue.AsReadOnlySpan().CopyTo(destination);
+        destination[oldValue.Length..].Clear();
     }
 
     private static ref readonly DedupeClaim Claim(ref SpanByte input) =>

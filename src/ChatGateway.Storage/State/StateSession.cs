@@ -169,13 +169,8 @@ internal sealed unsafe class StateSession : IDisposable
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, key.Length));
             var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(v, sizeof(DedupeEntry)));
-            _functions.Running = StateFunctions.Operation.ClaimDedupe;
-            _functions.FreshSince = freshSince;
-            _functions.Found = false;
-            ReadModifyWrite(ref keyBytes, ref input);
+            return Claim(StateFunctions.Operation.ClaimDedupe, ref keyBytes, ref input, freshSince, out existing);
         }
-        existing = _functions.Existing;
-        return !_functions.Found;
     }
 
     /// <summary>
@@ -189,11 +184,17 @@ internal sealed unsafe class StateSession : IDisposable
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, blockKey.Length));
             var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(&claim, sizeof(DedupeClaim)));
-            _functions.Running = StateFunctions.Operation.ClaimDedupeInBlock;
-            _functions.FreshSince = freshSince;
-            _functions.Found = false;
-            ReadModifyWrite(ref keyBytes, ref input);
+            return Claim(StateFunctions.Operation.ClaimDedupeInBlock, ref keyBytes, ref input, freshSince, out existing);
         }
+    }
+
+    /// <summary>Runs one of the two dedupe claims; true when the entry was written (no fresh one was there).</summary>
+    private bool Claim(StateFunctions.Operation claim, ref SpanByte key, ref SpanByte input, long freshSince, out DedupeEntry existing)
+    {
+        _functions.Running = claim;
+        _functions.FreshSince = freshSince;
+        _functions.Found = false;
+        ReadModifyWrite(ref key, ref input);
         existing = _functions.Existing;
         return !_functions.Found;
     }
@@ -257,8 +258,8 @@ internal sealed unsafe class StateSession : IDisposable
 
     /// <summary>
     /// Starts reading <paramref name="key"/>'s record if it is on disk, with FASTER copying it to the log's tail (in
-    /// memory: a session made with copyColdReadsToTail) when the read completes, and returns without waiting. A record in memory, or no record, costs one hash
-    /// lookup. <see cref="CompletePrefetches"/> waits for all the reads started: their disk reads overlap, where the
+    /// memory: a session made with copyColdReadsToTail) when the read completes, and returns without waiting. A
+    /// record in memory, or no record, costs one hash lookup. <see cref="CompletePrefetches"/> waits for all the reads started: their disk reads overlap, where the
     /// operations that need the records would each have waited for one in turn.
     /// </summary>
     public void Prefetch(ReadOnlySpan<byte> key)
