@@ -17,7 +17,8 @@ namespace ChatGateway.WebSockets.Transport;
 /// drained by a loop of its own, so a received frame reaches the application one thread-pool hop after the
 /// socket read and a flushed frame reaches the socket one hop after the flush; and each connection keeps both
 /// pipes, a receiver and the loops' state (~3.4 KB managed while idle, docs/benchmarks.md). An idle direct
-/// connection holds the socket, one zero-byte receive and this object: no buffer.
+/// connection holds the socket, a slot in the <see cref="ReadinessPoller"/> and this object: no buffer and no
+/// pending operation.
 /// </para>
 /// </summary>
 internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
@@ -49,11 +50,11 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
     /// <param name="maxReadBufferBytes">The most unconsumed input a connection holds (<see cref="SocketPipeReader"/>).</param>
     public DirectSocketConnection(Socket socket, int maxReadBufferBytes)
     {
-        socket.Blocking = false; // synchronous receives and sends return WouldBlock instead of waiting
+        NonBlockingSocket.Prepare(socket); // receives and sends return WouldBlock instead of waiting
         _socket = socket;
         _number = Interlocked.Increment(ref s_lastId);
         _features = new ConnectionFeatures(this);
-        _reader = new SocketPipeReader(socket, maxReadBufferBytes, _closed);
+        _reader = new SocketPipeReader(socket, maxReadBufferBytes, _closed, ReadinessPoller.Shared);
         _writer = new SocketPipeWriter(socket);
     }
 

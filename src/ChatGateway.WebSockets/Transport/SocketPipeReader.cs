@@ -11,9 +11,14 @@ namespace ChatGateway.WebSockets.Transport;
 /// non-blocking receives straight from the socket, on the thread that asks.
 /// <para>
 /// Readiness, then read: when the reader needs bytes it tries a non-blocking receive; only when the socket has
-/// nothing (would block) does it wait, with a zero-byte receive (<see cref="_readable"/>, the connection's one
-/// <see cref="SocketAsyncEventArgs"/>) that completes when bytes arrive. An idle connection therefore holds no
-/// buffer, and a busy one receives without any asynchronous operation.
+/// nothing (would block) does it wait for the <see cref="ReadinessPoller"/> to report input (Linux), or else with
+/// a zero-byte receive (<see cref="ReadableSignal"/>). An idle connection therefore holds no buffer and, with the
+/// poller, no pending operation; a busy one receives without any asynchronous operation.
+/// </para>
+/// <para>
+/// The poller is edge-triggered: it reports each arrival once, whether or not a read is waiting.
+/// <see cref="_readiness"/> keeps a report no wait has consumed yet (<c>Signaled</c>), so the next wait reads at
+/// once instead of sleeping through bytes that came in between.
 /// </para>
 /// <para>
 /// One contiguous buffer from <see cref="ArrayPool{T}.Shared"/> (so every <see cref="ReadResult"/> is a single
@@ -24,7 +29,7 @@ namespace ChatGateway.WebSockets.Transport;
 /// </para>
 /// Thread-safety as for any <see cref="PipeReader"/>: one reader; <see cref="CancelPendingRead"/> from any thread.
 /// </summary>
-internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult>
+internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult>, IReadinessTarget
 {
     /// <summary>The first buffer rented once bytes arrive; larger ones only for frames that need them.</summary>
     public const int MinimumBufferBytes = 4 * 1024;
@@ -32,7 +37,11 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private readonly Socket _socket;
     private readonly int _maxBufferBytes;
     private readonly CancellationTokenSource? _closed;
-    private readonly ReadableSignal _readable;
+    private readonly ReadinessPoller? _poller;
+    private long _registration; // the poller's token, while registered
+    private bool _registered;
+    private int _readiness; // Idle, Waiting or Signaled: where the poller's last report stands
+    private ReadableSignal? _readable; // the zero-byte receive, where there is no poller
     private ManualResetValueTaskSourceCore<ReadResult> _pending; // completes a read that had to wait
     private CancellationTokenRegistration _pendingCancellation;
     private byte[]? _buffer;
@@ -47,18 +56,29 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private bool _completed; // the application is done reading
     private Exception? _error;
 
-    /// <param name="socket">A connected socket in non-blocking mode (<c>Blocking = false</c>).</param>
+    /// <param name="socket">A connected socket, prepared by <see cref="NonBlockingSocket.Prepare"/>.</param>
     /// <param name="maxBufferBytes">The most unconsumed input held; more fails the connection.</param>
     /// <param name="closed">Canceled when a receive finds the peer gone (the connection's <c>ConnectionClosed</c>).</param>
-    public SocketPipeReader(Socket socket, int maxBufferBytes, CancellationTokenSource? closed = null)
+    /// <param name="poller">Reports input; null (or a refused registration) waits with a zero-byte receive instead.</param>
+    public SocketPipeReader(Socket socket, int maxBufferBytes, CancellationTokenSource? closed = null, ReadinessPoller? poller = null)
     {
         _socket = socket;
         _closed = closed;
         _maxBufferBytes = Math.Max(maxBufferBytes, MinimumBufferBytes);
-        _readable = new ReadableSignal(this);
+        if (poller is not null && poller.TryRegister(socket, this, out _registration))
+        {
+            _poller = poller;
+            _registered = true;
+        }
     }
 
-    private object Sync => _readable;
+    private const int Idle = 0; // no read waits and no report is pending
+    private const int Waiting = 1; // a read waits for the next report
+    private const int Signaled = 2; // a report came while no read waited
+
+    // The reader's own object: one lock object fewer per connection (the class is internal and sealed, so no
+    // caller outside can take this lock).
+    private object Sync => this;
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
@@ -157,15 +177,24 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
 
     public override void Complete(Exception? exception = null)
     {
+        bool unregister;
+        bool pending;
         lock (Sync)
         {
             _completed = true;
             ReleaseBuffer();
-            if (!_readPending)
-            {
-                return;
-            }
+            unregister = _registered;
+            _registered = false;
+            pending = _readPending;
             _readPending = false; // a read still waiting (a caller that gave up on it) ends rather than hangs
+        }
+        if (unregister)
+        {
+            _poller!.Unregister(_socket, _registration); // before the connection closes the socket
+        }
+        if (!pending)
+        {
+            return;
         }
         Finish(new ReadResult(ReadOnlySequence<byte>.Empty, isCanceled: false, isCompleted: true), error: null, onThreadPool: true);
     }
@@ -240,7 +269,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             }
         }
         int space = _buffer.Length - _end;
-        int received = _socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out SocketError error);
+        int received = NonBlockingSocket.Receive(_socket, _buffer.AsSpan(_end), out SocketError error);
         switch (error)
         {
             case SocketError.Success when received > 0:
@@ -315,20 +344,20 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         }
     }
 
-    /// <summary>Starts the zero-byte receive unless one is in flight; handles it here if it completes at once.</summary>
+    /// <summary>Starts waiting for input unless a wait is on; handles it here if input is there already.</summary>
     private void WaitReadable()
     {
         while (!_waiting && _readPending)
         {
             _waiting = true;
-            if (_readable.Start(_socket))
+            if (StartWait(out SocketError error))
             {
-                return; // completes later, in OnReadable
+                return; // ends later, in OnReadable
             }
             _waiting = false;
-            if (_readable.SocketError != SocketError.Success)
+            if (error != SocketError.Success)
             {
-                Fail(_readable.SocketError);
+                Fail(error);
             }
             ReceiveAvailable();
             if (HasResult())
@@ -338,14 +367,66 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         }
     }
 
-    private void OnReadable()
+    /// <summary>True when the wait is on (<see cref="OnReadable"/> follows); false when there may be input now.</summary>
+    private bool StartWait(out SocketError error)
+    {
+        error = SocketError.Success;
+        if (!_registered)
+        {
+            _readable ??= new ReadableSignal(this);
+            if (_readable.Start(_socket))
+            {
+                return true;
+            }
+            error = _readable.SocketError;
+            return false;
+        }
+        if (Interlocked.CompareExchange(ref _readiness, Waiting, Idle) == Idle)
+        {
+            return true;
+        }
+        // Signaled: input came since the last receive. Only a wait leaves this state, so a plain write consumes it.
+        Volatile.Write(ref _readiness, Idle);
+        return false;
+    }
+
+    void IReadinessTarget.OnReady()
+    {
+        while (true)
+        {
+            switch (Volatile.Read(ref _readiness))
+            {
+                case Waiting when Interlocked.CompareExchange(ref _readiness, Idle, Waiting) == Waiting:
+                    // The poller's thread receives; the reader's loop continues on the pool, as a socket
+                    // completion would, so one slow loop cannot hold up every other connection's input.
+                    OnReadable(SocketError.Success, continueInline: false);
+                    return;
+                case Idle when Interlocked.CompareExchange(ref _readiness, Signaled, Idle) == Idle:
+                    return; // kept for the next wait
+                case Signaled:
+                    return;
+            }
+        }
+    }
+
+    void IReadinessTarget.OnReadyFailed(Exception error)
     {
         lock (Sync)
         {
             _waiting = false;
-            if (_readable.SocketError != SocketError.Success)
+            _error ??= error;
+        }
+        CompleteWaitingRead(onThreadPool: true);
+    }
+
+    private void OnReadable(SocketError error, bool continueInline)
+    {
+        lock (Sync)
+        {
+            _waiting = false;
+            if (error != SocketError.Success)
             {
-                Fail(_readable.SocketError);
+                Fail(error);
             }
             if (_completed)
             {
@@ -366,7 +447,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
                 }
             }
         }
-        CompleteWaitingRead(onThreadPool: false); // the socket's completion thread: the reader continues right here
+        CompleteWaitingRead(onThreadPool: !continueInline);
     }
 
     /// <summary>Completes a waiting read with what there is now (outside the lock: the continuation runs inline).</summary>
@@ -465,6 +546,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             return socket.ReceiveAsync(this);
         }
 
-        protected override void OnCompleted(SocketAsyncEventArgs e) => reader.OnReadable();
+        // The socket's completion runs on a pool thread already: the reader continues right there.
+        protected override void OnCompleted(SocketAsyncEventArgs e) => reader.OnReadable(SocketError, continueInline: true);
     }
 }

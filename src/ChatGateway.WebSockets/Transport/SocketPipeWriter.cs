@@ -78,7 +78,7 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
         int sent = 0;
         while (sent < _written)
         {
-            int n = socket.Send(_buffer.AsSpan(sent, _written - sent), SocketFlags.None, out SocketError error);
+            int n = NonBlockingSocket.Send(socket, _buffer.AsSpan(sent, _written - sent), out SocketError error);
             if (error == SocketError.WouldBlock)
             {
                 return SendRestAsync(sent, cancellationToken);
@@ -153,7 +153,7 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
         int sent = 0;
         while (_failure is null && exception is null && sent < _written)
         {
-            int n = socket.Send(_buffer.AsSpan(sent, _written - sent), SocketFlags.None, out SocketError error);
+            int n = NonBlockingSocket.Send(socket, _buffer.AsSpan(sent, _written - sent), out SocketError error);
             if (error != SocketError.Success || n == 0)
             {
                 break;

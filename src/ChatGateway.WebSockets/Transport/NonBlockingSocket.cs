@@ -1,0 +1,117 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace ChatGateway.WebSockets.Transport;
+
+/// <summary>
+/// Receives and sends that never wait, whatever the socket's mode: <c>recv</c>/<c>send</c> with
+/// <c>MSG_DONTWAIT</c> where the platform has it (Linux), <see cref="Socket.Blocking"/> = false and the socket's
+/// own calls elsewhere.
+/// <para>
+/// Why not always the latter: setting <see cref="Socket.Blocking"/> makes the runtime create the socket's
+/// <c>SocketAsyncContext</c> (~150 B) at once, and it lives as long as the connection. With the flag on each call,
+/// an idle connection has none; only a send that has to wait (a slow reader, <see cref="SocketSender"/>) creates it.
+/// </para>
+/// The descriptor is passed as the <see cref="SafeSocketHandle"/>, so a call racing the socket's disposal fails
+/// with <see cref="ObjectDisposedException"/> (as the socket's own calls do) instead of reaching a reused descriptor.
+/// </summary>
+internal static partial class NonBlockingSocket
+{
+    private const int DontWait = 0x40; // MSG_DONTWAIT
+    private const int NoSignal = 0x4000; // MSG_NOSIGNAL: a reset peer is an error, not SIGPIPE
+
+    /// <summary>Linux on x86-64 or ARM64, where the flags above have these values.</summary>
+    private static readonly bool s_flags = OperatingSystem.IsLinux()
+        && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
+
+    /// <summary>Prepares an accepted socket: nothing to do where each call carries the flag.</summary>
+    public static void Prepare(Socket socket)
+    {
+        if (!s_flags)
+        {
+            socket.Blocking = false;
+        }
+    }
+
+    /// <summary>Bytes received (0: the peer finished sending), or the error (<see cref="SocketError.WouldBlock"/>: nothing there now).</summary>
+    public static unsafe int Receive(Socket socket, Span<byte> buffer, out SocketError error)
+    {
+        if (!s_flags)
+        {
+            return socket.Receive(buffer, SocketFlags.None, out error);
+        }
+        fixed (byte* bytes = buffer)
+        {
+            while (true)
+            {
+                nint received = Recv(socket.SafeHandle, bytes, buffer.Length, DontWait);
+                if (received >= 0)
+                {
+                    error = SocketError.Success;
+                    return (int)received;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.Interrupted)
+                {
+                    error = Errno.ToSocketError(errno);
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// <summary>Bytes the socket took (possibly fewer than given), or the error (<see cref="SocketError.WouldBlock"/>: its send buffer is full).</summary>
+    public static unsafe int Send(Socket socket, ReadOnlySpan<byte> buffer, out SocketError error)
+    {
+        if (!s_flags)
+        {
+            return socket.Send(buffer, SocketFlags.None, out error);
+        }
+        fixed (byte* bytes = buffer)
+        {
+            while (true)
+            {
+                nint sent = SendNative(socket.SafeHandle, bytes, buffer.Length, DontWait | NoSignal);
+                if (sent >= 0)
+                {
+                    error = SocketError.Success;
+                    return (int)sent;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.Interrupted)
+                {
+                    error = Errno.ToSocketError(errno);
+                    return 0;
+                }
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial nint Recv(SafeSocketHandle socket, byte* buffer, nint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static unsafe partial nint SendNative(SafeSocketHandle socket, byte* buffer, nint length, int flags);
+
+    /// <summary>Linux errno values a stream socket's receive or send can return, as the runtime reports them.</summary>
+    private static class Errno
+    {
+        public const int Interrupted = 4; // EINTR
+
+        public static SocketError ToSocketError(int errno) => errno switch
+        {
+            11 => SocketError.WouldBlock, // EAGAIN, EWOULDBLOCK
+            104 => SocketError.ConnectionReset, // ECONNRESET
+            32 => SocketError.Shutdown, // EPIPE: our side was shut down
+            103 => SocketError.ConnectionAborted, // ECONNABORTED
+            107 => SocketError.NotConnected, // ENOTCONN
+            110 => SocketError.TimedOut, // ETIMEDOUT
+            113 => SocketError.HostUnreachable, // EHOSTUNREACH
+            101 => SocketError.NetworkUnreachable, // ENETUNREACH
+            100 => SocketError.NetworkDown, // ENETDOWN
+            105 or 12 => SocketError.NoBufferSpaceAvailable, // ENOBUFS, ENOMEM
+            9 => SocketError.OperationAborted, // EBADF: closed under us
+            _ => SocketError.SocketError,
+        };
+    }
+}

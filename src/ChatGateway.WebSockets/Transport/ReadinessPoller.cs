@@ -1,0 +1,205 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace ChatGateway.WebSockets.Transport;
+
+/// <summary>What a <see cref="ReadinessPoller"/> tells about one registered socket.</summary>
+internal interface IReadinessTarget
+{
+    /// <summary>Bytes, the end of input or an error arrived (edge-triggered: once per arrival, not per wait). Runs on the poller's thread.</summary>
+    void OnReady();
+
+    /// <summary><see cref="OnReady"/> threw: a bug, reported to the connection instead of ending the poller's thread.</summary>
+    void OnReadyFailed(Exception error);
+}
+
+/// <summary>
+/// One epoll instance and one thread telling registered sockets when they have something to read: the readiness
+/// wait of <see cref="SocketPipeReader"/>.
+/// <para>
+/// Why not a zero-byte <see cref="Socket.ReceiveAsync(SocketAsyncEventArgs)"/> per idle connection: it keeps a
+/// <see cref="SocketAsyncEventArgs"/> (~240 B), the runtime's pending receive operation and its callback
+/// (~190 B) and the socket's <c>SocketAsyncContext</c> (~150 B) alive for every idle connection, and costs a
+/// receive system call each time it starts (the attempt that finds nothing). Here a registered socket costs a
+/// slot in the table below, and a wait costs no system call: each socket is registered once, edge-triggered, and
+/// the reader keeps the edge it has not yet consumed (<see cref="SocketPipeReader"/>).
+/// </para>
+/// <para>
+/// Bound: one slot per registered socket, at most one per open file; freed slots are reused first. A slot's
+/// generation travels in the event's data, so an event dequeued for a socket already unregistered (and its slot
+/// taken by another) is dropped rather than delivered to the wrong connection.
+/// </para>
+/// </summary>
+internal sealed unsafe class ReadinessPoller
+{
+    private const int EventsPerWait = 256;
+
+    private static readonly Lazy<ReadinessPoller?> s_shared = new(TryStart);
+
+    private readonly int _epoll;
+    private readonly Lock _lock = new();
+    private readonly Stack<int> _free = new();
+    private Slot[] _slots = new Slot[256];
+    private int _used;
+    private long _reports;
+
+    private ReadinessPoller(int epoll)
+    {
+        _epoll = epoll;
+        var thread = new Thread(Run) { IsBackground = true, Name = "ChatGateway readiness poller" };
+        thread.Start();
+    }
+
+    /// <summary>The process's poller, started on first use; null where epoll is not available (the caller then waits with a zero-byte receive).</summary>
+    public static ReadinessPoller? Shared => s_shared.Value;
+
+    /// <summary>Reports delivered to targets so far.</summary>
+    public long Reports => Volatile.Read(ref _reports);
+
+    /// <summary>Slots in use: registered sockets not yet unregistered.</summary>
+    public int Registered
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _used - _free.Count;
+            }
+        }
+    }
+
+    /// <summary>Slots ever taken: the most sockets registered at once, since freed slots are reused first.</summary>
+    public int Slots
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _used;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A poller of its own (the gateway uses <see cref="Shared"/>), or null where epoll is not available. Its thread
+    /// lives as long as the process, like the runtime's own socket engine.
+    /// </summary>
+    public static ReadinessPoller? TryStart()
+    {
+        if (!Epoll.Supported)
+        {
+            return null;
+        }
+        int epoll = Epoll.Create(Epoll.CloseOnExec);
+        return epoll < 0 ? null : new ReadinessPoller(epoll);
+    }
+
+    /// <summary>
+    /// Watches <paramref name="socket"/> for input until <see cref="Unregister"/>; false if the kernel refused (the
+    /// caller then waits with a zero-byte receive). If bytes are already waiting, the target hears of it at once.
+    /// </summary>
+    public bool TryRegister(Socket socket, IReadinessTarget target, out long token)
+    {
+        int slot;
+        uint generation;
+        lock (_lock)
+        {
+            if (!_free.TryPop(out slot))
+            {
+                slot = _used++;
+                if (slot == _slots.Length)
+                {
+                    Slot[] larger = new Slot[_slots.Length * 2];
+                    _slots.CopyTo(larger, 0);
+                    Volatile.Write(ref _slots, larger); // the poller's thread reads the table without the lock
+                }
+                _slots[slot] = new Slot();
+            }
+            Slot entry = _slots[slot];
+            generation = entry.Generation;
+            Volatile.Write(ref entry.Target, target);
+        }
+        token = (long)generation << 32 | (uint)slot;
+        Epoll.Event watched = new()
+        {
+            Events = Epoll.In | Epoll.RdHup | Epoll.EdgeTriggered,
+            Data = (ulong)token,
+        };
+        if (Epoll.Control(_epoll, Epoll.CtlAdd, (int)socket.SafeHandle.DangerousGetHandle(), &watched) != 0)
+        {
+            Release(slot); // ENOSPC past fs.epoll.max_user_watches, ENOMEM
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Stops watching; call before the socket is closed. The target hears nothing more of it.</summary>
+    public void Unregister(Socket socket, long token)
+    {
+        // Removing a descriptor already closed fails (EBADF): closing it removed it from the set already.
+        Epoll.Control(_epoll, Epoll.CtlDel, (int)socket.SafeHandle.DangerousGetHandle(), null);
+        Release((int)token);
+    }
+
+    private void Release(int slot)
+    {
+        lock (_lock)
+        {
+            Slot entry = _slots[slot];
+            Volatile.Write(ref entry.Target, null);
+            entry.Generation++; // events still queued for the old registration no longer match
+            _free.Push(slot);
+        }
+    }
+
+    private void Run()
+    {
+        Epoll.Event* events = stackalloc Epoll.Event[EventsPerWait];
+        while (true)
+        {
+            int count = Epoll.Wait(_epoll, events, EventsPerWait, -1);
+            if (count < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Epoll.Interrupted)
+                {
+                    continue;
+                }
+                throw new SocketException(errno, $"epoll_wait failed with errno {errno}"); // the set itself is broken: nothing can be read any more
+            }
+            for (int i = 0; i < count; i++)
+            {
+                ulong data = events[i].Data;
+                int slot = (int)(uint)data;
+                uint generation = (uint)(data >> 32);
+                // Read after the wait: a registration grows the table before it adds its socket to the set.
+                Slot[] slots = Volatile.Read(ref _slots);
+                if ((uint)slot >= (uint)slots.Length || slots[slot] is not { } entry)
+                {
+                    continue;
+                }
+                IReadinessTarget? target = Volatile.Read(ref entry.Target);
+                if (target is null || Volatile.Read(ref entry.Generation) != generation)
+                {
+                    continue; // unregistered since
+                }
+                Volatile.Write(ref _reports, _reports + 1); // this thread alone writes it
+                try
+                {
+                    target.OnReady();
+                }
+                catch (Exception ex)
+                {
+                    target.OnReadyFailed(ex);
+                }
+            }
+        }
+    }
+
+    /// <summary>A table entry, kept and reused with its slot.</summary>
+    private sealed class Slot
+    {
+        public IReadinessTarget? Target;
+        public uint Generation;
+    }
+}

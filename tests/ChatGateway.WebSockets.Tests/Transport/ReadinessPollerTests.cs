@@ -1,0 +1,126 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using ChatGateway.WebSockets.Transport;
+
+namespace ChatGateway.WebSockets.Tests.Transport;
+
+/// <summary>
+/// <see cref="SocketPipeReader"/> waiting through a <see cref="ReadinessPoller"/> of its own, over real TCP sockets on
+/// 127.0.0.1; and the zero-byte receive it falls back to where there is no poller.
+/// </summary>
+public sealed class ReadinessPollerTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Input_that_arrives_while_no_read_waits_is_read_by_the_next_read()
+    {
+        ReadinessPoller poller = StartPoller();
+        (Socket client, Socket server) = await ConnectAsync();
+        using (client)
+        using (server)
+        {
+            var reader = new SocketPipeReader(server, 1 << 20, poller: poller);
+            Assert.Equal(1, poller.Registered);
+
+            // A read that waits, then is woken by the poller.
+            ValueTask<ReadResult> waiting = reader.ReadAsync();
+            Assert.False(waiting.IsCompleted);
+            client.Send("first"u8);
+            ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
+            Assert.Equal("first"u8.ToArray(), read.Buffer.ToArray());
+            reader.AdvanceTo(read.Buffer.End);
+
+            // Bytes reported while no read waits: the poller reports each arrival once (edge-triggered), so the
+            // reader must keep that report for its next wait, or this read would sleep forever.
+            long reports = poller.Reports;
+            client.Send("second"u8);
+            Assert.True(SpinWait.SpinUntil(() => poller.Reports > reports, Timeout), "the poller never reported the second send");
+            read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
+            Assert.Equal("second"u8.ToArray(), read.Buffer.ToArray());
+            reader.AdvanceTo(read.Buffer.End);
+
+            // And the end of input arrives the same way.
+            ValueTask<ReadResult> last = reader.ReadAsync();
+            client.Shutdown(SocketShutdown.Send);
+            Assert.True((await last.AsTask().WaitAsync(Timeout)).IsCompleted);
+            reader.Complete();
+            Assert.Equal(0, poller.Registered);
+        }
+    }
+
+    [Fact]
+    public async Task Completed_readers_leave_the_poller_and_their_slots_are_reused()
+    {
+        ReadinessPoller poller = StartPoller();
+        for (int round = 0; round < 3; round++)
+        {
+            var pairs = new List<(Socket Client, Socket Server, SocketPipeReader Reader)>();
+            for (int i = 0; i < 40; i++)
+            {
+                (Socket client, Socket server) = await ConnectAsync();
+                pairs.Add((client, server, new SocketPipeReader(server, 1 << 20, poller: poller)));
+            }
+            Assert.Equal(40, poller.Registered);
+            // Every reader still hears its own input (a slot mixed up with another's would hang or misdeliver).
+            var reads = pairs.Select(p => p.Reader.ReadAsync().AsTask()).ToArray();
+            for (int i = 0; i < pairs.Count; i++)
+            {
+                pairs[i].Client.Send(BitConverter.GetBytes(i));
+            }
+            for (int i = 0; i < pairs.Count; i++)
+            {
+                ReadResult read = await reads[i].WaitAsync(Timeout);
+                Assert.Equal(i, BitConverter.ToInt32(read.Buffer.ToArray()));
+                pairs[i].Reader.AdvanceTo(read.Buffer.End);
+            }
+            foreach ((Socket client, Socket server, SocketPipeReader reader) in pairs)
+            {
+                reader.Complete();
+                server.Dispose();
+                client.Dispose();
+            }
+            Assert.Equal(0, poller.Registered);
+            Assert.Equal(40, poller.Slots); // three rounds of 40 connections took 40 slots
+        }
+    }
+
+    [Fact]
+    public async Task Without_a_poller_a_read_waits_with_a_zero_byte_receive()
+    {
+        (Socket client, Socket server) = await ConnectAsync();
+        using (client)
+        using (server)
+        {
+            var reader = new SocketPipeReader(server, 1 << 20, poller: null);
+            ValueTask<ReadResult> waiting = reader.ReadAsync();
+            Assert.False(waiting.IsCompleted);
+            client.Send("bytes"u8);
+            ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
+            Assert.Equal("bytes"u8.ToArray(), read.Buffer.ToArray());
+            reader.AdvanceTo(read.Buffer.End);
+            reader.Complete();
+        }
+    }
+
+    private static ReadinessPoller StartPoller()
+    {
+        Assert.True(Epoll.Supported, "the gateway's target (Linux on x86-64) has epoll; elsewhere the transport waits with a zero-byte receive");
+        return ReadinessPoller.TryStart() ?? throw new InvalidOperationException("epoll_create1 failed");
+    }
+
+    private static async Task<(Socket Client, Socket Server)> ConnectAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Task<Socket> accepting = listener.AcceptAsync();
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        Socket server = await accepting;
+        NonBlockingSocket.Prepare(server);
+        return (client, server);
+    }
+}
