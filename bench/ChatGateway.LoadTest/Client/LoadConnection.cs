@@ -28,6 +28,14 @@ public sealed class LoadConnection : IDisposable
 
     private readonly bool _lengthPrefixed;
 
+    /// <summary>
+    /// Sockets of this process connect, send and receive with blocking calls (and a <see cref="ReceivePoller"/>
+    /// reads them) instead of the runtime's asynchronous ones. Set once, before connecting, by a worker whose
+    /// scenario receives through a poller (`rate`): a socket that ever ran an asynchronous operation stays in the
+    /// runtime's epoll set, whose thread then wakes a pool thread for every arrival even though nobody waits.
+    /// </summary>
+    public static bool BlockingSockets { get; set; }
+
     private LoadConnection(Socket socket, bool lengthPrefixed)
     {
         _socket = socket;
@@ -47,7 +55,7 @@ public sealed class LoadConnection : IDisposable
         {
             string request = $"GET {pathAndQuery} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-            await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken).ConfigureAwait(false);
+            await SendAllAsync(socket, Encoding.ASCII.GetBytes(request), cancellationToken).ConfigureAwait(false);
             var connection = new LoadConnection(socket, lengthPrefixed: false);
             await connection.ReadHandshakeAsync(cancellationToken).ConfigureAwait(false);
             return connection;
@@ -68,6 +76,11 @@ public sealed class LoadConnection : IDisposable
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (BlockingSockets)
+            {
+                socket.Connect(server);
+                return socket;
+            }
             await socket.ConnectAsync(server, cancellationToken).ConfigureAwait(false);
             return socket;
         }
@@ -82,7 +95,9 @@ public sealed class LoadConnection : IDisposable
     {
         while (true)
         {
-            int read = await _socket.ReceiveAsync(_receive.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
+            int read = BlockingSockets
+                ? _socket.Receive(_receive.AsSpan(_receiveEnd))
+                : await _socket.ReceiveAsync(_receive.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 throw new IOException("closed during the handshake");
@@ -155,7 +170,7 @@ public sealed class LoadConnection : IDisposable
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await SendAllAsync(_send.AsMemory(0, _sendLength), cancellationToken).ConfigureAwait(false);
+            await SendAllAsync(_socket, _send.AsMemory(0, _sendLength), cancellationToken).ConfigureAwait(false);
             _sendLength = 0;
         }
         finally
@@ -164,12 +179,14 @@ public sealed class LoadConnection : IDisposable
         }
     }
 
-    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         int sent = 0;
         while (sent < bytes.Length)
         {
-            sent += await _socket.SendAsync(bytes[sent..], cancellationToken).ConfigureAwait(false);
+            sent += BlockingSockets
+                ? socket.Send(bytes.Span[sent..])
+                : await socket.SendAsync(bytes[sent..], cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -184,7 +201,7 @@ public sealed class LoadConnection : IDisposable
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await SendAllAsync(frame, cancellationToken).ConfigureAwait(false);
+            await SendAllAsync(_socket, frame, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -215,23 +232,72 @@ public sealed class LoadConnection : IDisposable
                         continue;
                 }
             }
-            if (_receiveStart > 0)
-            {
-                _receive.AsSpan(_receiveStart, _receiveEnd - _receiveStart).CopyTo(_receive);
-                _receiveEnd -= _receiveStart;
-                _receiveStart = 0;
-            }
-            if (_receiveEnd == _receive.Length)
-            {
-                Array.Resize(ref _receive, _receive.Length * 2);
-            }
-            int read = await _socket.ReceiveAsync(_receive.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
+            MakeRoom();
+            int read = BlockingSockets
+                ? _socket.Receive(_receive.AsSpan(_receiveEnd))
+                : await _socket.ReceiveAsync(_receive.AsMemory(_receiveEnd), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 return (false, default);
             }
             _receiveEnd += read;
         }
+    }
+
+    /// <summary>Moves unread bytes to the front of the receive buffer, and grows it when it is full.</summary>
+    private void MakeRoom()
+    {
+        if (_receiveStart > 0)
+        {
+            _receive.AsSpan(_receiveStart, _receiveEnd - _receiveStart).CopyTo(_receive);
+            _receiveEnd -= _receiveStart;
+            _receiveStart = 0;
+        }
+        if (_receiveEnd == _receive.Length)
+        {
+            Array.Resize(ref _receive, _receive.Length * 2);
+        }
+    }
+
+    /// <summary>
+    /// For a <see cref="ReceivePoller"/>: receives what the socket holds without waiting and hands every complete
+    /// data frame to <paramref name="wire"/> (pings answered, pongs skipped). False when the connection ended.
+    /// </summary>
+    public bool ReceiveAvailable(Targets.Wire wire, Targets.IInbound inbound)
+    {
+        MakeRoom();
+        int read = ChatGateway.WebSockets.Transport.NonBlockingSocket.Receive(_socket, _receive.AsSpan(_receiveEnd), out SocketError error);
+        if (error == SocketError.WouldBlock)
+        {
+            return true;
+        }
+        if (error != SocketError.Success || read == 0)
+        {
+            return false;
+        }
+        _receiveEnd += read;
+        return ReadBuffered(wire, inbound);
+    }
+
+    /// <summary>Hands every complete frame already received to <paramref name="wire"/>; false at a close frame.</summary>
+    public bool ReadBuffered(Targets.Wire wire, Targets.IInbound inbound)
+    {
+        while (TryParse(out WebSocketOpcode opcode, out ReadOnlyMemory<byte> payload))
+        {
+            switch (opcode)
+            {
+                case WebSocketOpcode.Binary or WebSocketOpcode.Text or WebSocketOpcode.Continuation:
+                    wire.Read(this, payload, inbound);
+                    break;
+                case WebSocketOpcode.Close:
+                    return false;
+                case WebSocketOpcode.Ping:
+                    PongAsync(payload, CancellationToken.None).AsTask().GetAwaiter().GetResult(); // rare: after 30 s of silence
+                    break;
+            }
+        }
+        inbound.OnBatchEnd();
+        return true;
     }
 
     /// <summary>
@@ -322,6 +388,8 @@ public sealed class LoadConnection : IDisposable
         _receiveStart += 4 + length;
         return true;
     }
+
+    internal Socket Socket => _socket;
 
     public void Dispose() => _socket.Dispose();
 }

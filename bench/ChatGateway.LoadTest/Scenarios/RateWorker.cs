@@ -24,6 +24,7 @@ public static class RateWorker
 
     public static async Task<int> RunAsync(string[] args)
     {
+        LoadConnection.BlockingSockets = true; // read by one ReceivePoller, sent by the pacer: see BlockingSockets
         Wire wire = Wire.For(ServerKinds.Parse(args[1]), args[3]);
         var server = new IPEndPoint(IPAddress.Loopback, int.Parse(args[2], CultureInfo.InvariantCulture));
         int pairs = int.Parse(args[4], CultureInfo.InvariantCulture);
@@ -37,9 +38,17 @@ public static class RateWorker
         long windowEnd = windowStart + (long)(measure * Stopwatch.Frequency);
         var latencies = new Latencies(windowStart, windowEnd);
         var acks = new Counter();
-        using var stop = new CancellationTokenSource();
-        Task[] receiving = [.. receivers.Select(r => Task.Run(() => Workers.ReceiveLoopAsync(r, wire, latencies, stop.Token)))];
-        Task[] draining = [.. senders.Select(s => Task.Run(() => Workers.ReceiveLoopAsync(s, wire, acks, stop.Token)))];
+        // One thread receives for every connection (deliveries and acks): see ReceivePoller for why.
+        using var receiving = new ReceivePoller(wire);
+        foreach (LoadConnection receiver in receivers)
+        {
+            receiving.Add(receiver, latencies);
+        }
+        foreach (LoadConnection sender in senders)
+        {
+            receiving.Add(sender, acks);
+        }
+        receiving.Start();
 
         using var self = Process.GetCurrentProcess();
         double cpuStart = 0;
@@ -64,7 +73,7 @@ public static class RateWorker
         LongHistogram h = latencies.Snapshot();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RESULT sent={sentInWindow} delivered={h.TotalCount} seconds={measure:F3} loadCpu={loadCpu:F3} p50us={h.GetValueAtPercentile(50)} p99us={h.GetValueAtPercentile(99)} p999us={h.GetValueAtPercentile(99.9)} maxus={h.GetMaxValue()}"));
-        stop.Cancel();
+        receiving.Dispose();
         foreach (LoadConnection connection in senders.Concat(receivers))
         {
             connection.Dispose();

@@ -40,4 +40,7 @@ internal static unsafe partial class Epoll
 
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
     public static partial int Wait(int epoll, Event* events, int maxEvents, int timeoutMilliseconds);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
 }
