@@ -39,9 +39,11 @@ public sealed class ChatNode : IHostedService, IAsyncDisposable
         _loggers = loggers;
         _logger = loggers.CreateLogger("ChatGateway.Chat");
         Registry = new SessionRegistry(options.MaxSessionsPerUser);
+        RateLimits = new RateLimits(options, time.TimestampFrequency);
     }
 
     public ChatOptions Options { get; }
+    public RateLimits RateLimits { get; }
     public PresenceOptions PresenceOptions { get; }
     public PresenceTracker Presence => _presence ?? throw new InvalidOperationException("the chat node is not started");
     public TokenService Tokens { get; }

@@ -32,7 +32,7 @@ public sealed partial class ChatSession
             return;
         }
         long now = _node.Time.GetTimestamp();
-        if (!_rate.TryTake(now, (int)payload.Length))
+        if (!_rate.TryTake(_node.RateLimits, now, (int)payload.Length))
         {
             Refuse(now, RequestIdOf(payload), ErrorCode.RateLimited, "over the request or byte rate; slow down");
             return;
@@ -84,7 +84,7 @@ public sealed partial class ChatSession
     private void Refuse(long now, uint rid, string code, string message)
     {
         SendError(rid, code, message);
-        if (_rate.AddViolation(now))
+        if (_rate.AddViolation(_node.RateLimits, now))
         {
             Close(CloseCode.PolicyViolation, "too many refused requests");
         }

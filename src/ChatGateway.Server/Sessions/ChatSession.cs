@@ -22,7 +22,7 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
     private readonly ChatNode _node;
     private readonly ChatOptions _options;
     private readonly OutboundQueue _outbound;
-    private readonly RateLimiter _rate;
+    private RateLimiter _rate; // a mutable struct: never copied, only used through this field
     private readonly Guid _sessionId;
     private WebSocketConnection? _connection;
     private int _closing;
@@ -37,8 +37,6 @@ public sealed partial class ChatSession : IWebSocketSession, IRequester, IPresen
         _tokenExpiresAtMs = user.ExpiresAtMs;
         _sessionId = Guid.NewGuid();
         _outbound = new OutboundQueue(this, _options.MaxQueuedFrames, _options.MaxQueuedBytes);
-        _rate = new RateLimiter(_options.RateMessagesPerSecond, _options.RateMessagesBurst, _options.RateBytesPerSecond, _options.RateBytesBurst,
-            _options.MaxViolations, (long)(_options.ViolationWindow.TotalSeconds * node.Time.TimestampFrequency), node.Time.TimestampFrequency);
     }
 
     public long UserId { get; }
