@@ -435,7 +435,10 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             }
             if (!_readPending)
             {
-                return; // canceled meanwhile: the next read receives
+                // Canceled meanwhile: the next read must receive before it waits. The poller reports an arrival
+                // once, and this was that report; a read trusting "drained" would wait for another forever.
+                _drained = false;
+                return;
             }
             ReceiveAvailable();
             if (!HasResult())

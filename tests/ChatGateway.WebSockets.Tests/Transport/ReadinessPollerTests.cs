@@ -52,6 +52,34 @@ public sealed class ReadinessPollerTests
     }
 
     [Fact]
+    public async Task Input_reported_to_a_wait_whose_read_was_canceled_is_read_by_the_next_read()
+    {
+        ReadinessPoller poller = StartPoller();
+        (Socket client, Socket server) = await ConnectAsync();
+        using (client)
+        using (server)
+        {
+            var reader = new SocketPipeReader(server, 1 << 20, poller: poller);
+            ValueTask<ReadResult> waiting = reader.ReadAsync(); // finds the socket empty: waits for the poller
+            Assert.False(waiting.IsCompleted);
+            reader.CancelPendingRead();
+            ReadResult canceled = await waiting.AsTask().WaitAsync(Timeout);
+            Assert.True(canceled.IsCanceled);
+            reader.AdvanceTo(canceled.Buffer.End);
+
+            // The report reaches the wait that is still on, with no read to hand the bytes to. It is the only report
+            // these bytes get, so the next read must receive rather than wait for another.
+            long reports = poller.Reports;
+            client.Send("after"u8);
+            Assert.True(SpinWait.SpinUntil(() => poller.Reports > reports, Timeout), "the poller never reported the send");
+            ReadResult read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
+            Assert.Equal("after"u8.ToArray(), read.Buffer.ToArray());
+            reader.AdvanceTo(read.Buffer.End);
+            reader.Complete();
+        }
+    }
+
+    [Fact]
     public async Task Completed_readers_leave_the_poller_and_their_slots_are_reused()
     {
         ReadinessPoller poller = StartPoller();
