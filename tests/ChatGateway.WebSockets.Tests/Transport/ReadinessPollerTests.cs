@@ -80,6 +80,80 @@ public sealed class ReadinessPollerTests
     }
 
     [Fact]
+    public async Task Many_readers_under_random_pauses_and_cancellations_receive_every_byte_in_order()
+    {
+        ReadinessPoller poller = StartPoller();
+        const int Connections = 24;
+        const int BytesEach = 400_000;
+        var pairs = new List<(Socket Client, Socket Server, SocketPipeReader Reader)>();
+        for (int i = 0; i < Connections; i++)
+        {
+            (Socket client, Socket server) = await ConnectAsync();
+            pairs.Add((client, server, new SocketPipeReader(server, 1 << 20, poller: poller)));
+        }
+        using var stop = new CancellationTokenSource();
+        // Cancels pending reads at random while bytes flow: every cancel ends a wait that the poller may report to.
+        var canceller = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            while (!stop.IsCancellationRequested)
+            {
+                pairs[random.Next(Connections)].Reader.CancelPendingRead();
+                await Task.Yield();
+            }
+        });
+        Task[] sending = [.. pairs.Select((p, i) => Task.Run(async () =>
+        {
+            var random = new Random(i);
+            int sent = 0;
+            while (sent < BytesEach)
+            {
+                byte[] chunk = new byte[Math.Min(random.Next(1, 9_000), BytesEach - sent)];
+                for (int b = 0; b < chunk.Length; b++)
+                {
+                    chunk[b] = (byte)(sent + b);
+                }
+                await p.Client.SendAsync(chunk);
+                sent += chunk.Length;
+                if (random.Next(4) == 0)
+                {
+                    await Task.Delay(random.Next(2)); // pauses let readers drain and wait again
+                }
+            }
+        }))];
+        Task<long>[] receiving = [.. pairs.Select(p => Task.Run(async () =>
+        {
+            long received = 0;
+            while (received < BytesEach)
+            {
+                ReadResult read = await p.Reader.ReadAsync();
+                foreach (ReadOnlyMemory<byte> segment in read.Buffer)
+                {
+                    for (int b = 0; b < segment.Length; b++)
+                    {
+                        Assert.Equal((byte)(received + b), segment.Span[b]);
+                    }
+                    received += segment.Length;
+                }
+                p.Reader.AdvanceTo(read.Buffer.End);
+            }
+            return received;
+        }))];
+        await Task.WhenAll(sending).WaitAsync(Timeout);
+        long[] totals = await Task.WhenAll(receiving).WaitAsync(Timeout);
+        stop.Cancel();
+        await canceller;
+        Assert.All(totals, total => Assert.Equal(BytesEach, total));
+        foreach ((Socket client, Socket server, SocketPipeReader reader) in pairs)
+        {
+            reader.Complete();
+            server.Dispose();
+            client.Dispose();
+        }
+        Assert.Equal(0, poller.Registered);
+    }
+
+    [Fact]
     public async Task Completed_readers_leave_the_poller_and_their_slots_are_reused()
     {
         ReadinessPoller poller = StartPoller();
