@@ -42,21 +42,7 @@ internal static partial class NonBlockingSocket
         }
         fixed (byte* bytes = buffer)
         {
-            while (true)
-            {
-                nint received = Recv(socket.SafeHandle, bytes, buffer.Length, DontWait);
-                if (received >= 0)
-                {
-                    error = SocketError.Success;
-                    return (int)received;
-                }
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != Errno.Interrupted)
-                {
-                    error = Errno.ToSocketError(errno);
-                    return 0;
-                }
-            }
+            return Transfer(&Recv, socket, bytes, buffer.Length, DontWait, out error);
         }
     }
 
@@ -69,20 +55,27 @@ internal static partial class NonBlockingSocket
         }
         fixed (byte* bytes = buffer)
         {
-            while (true)
+            return Transfer(&SendNative, socket, bytes, buffer.Length, DontWait | NoSignal, out error);
+        }
+    }
+
+    /// <summary>One <c>recv</c> or <c>send</c>, retried when a signal interrupted it.</summary>
+    private static unsafe int Transfer(delegate*<SafeSocketHandle, byte*, nint, int, nint> call, Socket socket, byte* bytes, int length, int flags,
+        out SocketError error)
+    {
+        while (true)
+        {
+            nint transferred = call(socket.SafeHandle, bytes, length, flags);
+            if (transferred >= 0)
             {
-                nint sent = SendNative(socket.SafeHandle, bytes, buffer.Length, DontWait | NoSignal);
-                if (sent >= 0)
-                {
-                    error = SocketError.Success;
-                    return (int)sent;
-                }
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != Errno.Interrupted)
-                {
-                    error = Errno.ToSocketError(errno);
-                    return 0;
-                }
+                error = SocketError.Success;
+                return (int)transferred;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.Interrupted)
+            {
+                error = Errno.ToSocketError(errno);
+                return 0;
             }
         }
     }
