@@ -18,11 +18,9 @@ public sealed class ReadinessPollerTests
     public async Task Input_that_arrives_while_no_read_waits_is_read_by_the_next_read()
     {
         ReadinessPoller poller = StartPoller();
-        (Socket client, Socket server) = await ConnectAsync();
-        using (client)
-        using (server)
+        using (ReaderOnSocket pair = await ReaderOnSocket.ConnectAsync(poller))
         {
-            var reader = new SocketPipeReader(server, 1 << 20, poller: poller);
+            (Socket client, SocketPipeReader reader) = (pair.Client, pair.Reader);
             Assert.Equal(1, poller.Registered);
 
             // A read that waits, then is woken by the poller.
@@ -55,11 +53,9 @@ public sealed class ReadinessPollerTests
     public async Task Input_reported_to_a_wait_whose_read_was_canceled_is_read_by_the_next_read()
     {
         ReadinessPoller poller = StartPoller();
-        (Socket client, Socket server) = await ConnectAsync();
-        using (client)
-        using (server)
+        using (ReaderOnSocket pair = await ReaderOnSocket.ConnectAsync(poller))
         {
-            var reader = new SocketPipeReader(server, 1 << 20, poller: poller);
+            (Socket client, SocketPipeReader reader) = (pair.Client, pair.Reader);
             ValueTask<ReadResult> waiting = reader.ReadAsync(); // finds the socket empty: waits for the poller
             Assert.False(waiting.IsCompleted);
             reader.CancelPendingRead();
@@ -85,11 +81,10 @@ public sealed class ReadinessPollerTests
         ReadinessPoller poller = StartPoller();
         const int Connections = 24;
         const int BytesEach = 400_000;
-        var pairs = new List<(Socket Client, Socket Server, SocketPipeReader Reader)>();
+        var pairs = new List<ReaderOnSocket>();
         for (int i = 0; i < Connections; i++)
         {
-            (Socket client, Socket server) = await ConnectAsync();
-            pairs.Add((client, server, new SocketPipeReader(server, 1 << 20, poller: poller)));
+            pairs.Add(await ReaderOnSocket.ConnectAsync(poller));
         }
         using var stop = new CancellationTokenSource();
         // Cancels pending reads at random while bytes flow: every cancel ends a wait that the poller may report to.
@@ -144,11 +139,9 @@ public sealed class ReadinessPollerTests
         stop.Cancel();
         await canceller;
         Assert.All(totals, total => Assert.Equal(BytesEach, total));
-        foreach ((Socket client, Socket server, SocketPipeReader reader) in pairs)
+        foreach (ReaderOnSocket pair in pairs)
         {
-            reader.Complete();
-            server.Dispose();
-            client.Dispose();
+            pair.Dispose(); // completes the reader: it leaves the poller
         }
         Assert.Equal(0, poller.Registered);
     }
@@ -159,11 +152,10 @@ public sealed class ReadinessPollerTests
         ReadinessPoller poller = StartPoller();
         for (int round = 0; round < 3; round++)
         {
-            var pairs = new List<(Socket Client, Socket Server, SocketPipeReader Reader)>();
+            var pairs = new List<ReaderOnSocket>();
             for (int i = 0; i < 40; i++)
             {
-                (Socket client, Socket server) = await ConnectAsync();
-                pairs.Add((client, server, new SocketPipeReader(server, 1 << 20, poller: poller)));
+                pairs.Add(await ReaderOnSocket.ConnectAsync(poller));
             }
             Assert.Equal(40, poller.Registered);
             // Every reader still hears its own input (a slot mixed up with another's would hang or misdeliver).
@@ -178,11 +170,9 @@ public sealed class ReadinessPollerTests
                 Assert.Equal(i, BitConverter.ToInt32(read.Buffer.ToArray()));
                 pairs[i].Reader.AdvanceTo(read.Buffer.End);
             }
-            foreach ((Socket client, Socket server, SocketPipeReader reader) in pairs)
+            foreach (ReaderOnSocket pair in pairs)
             {
-                reader.Complete();
-                server.Dispose();
-                client.Dispose();
+                pair.Dispose(); // completes the reader: it leaves the poller
             }
             Assert.Equal(0, poller.Registered);
             Assert.Equal(40, poller.Slots); // three rounds of 40 connections took 40 slots
@@ -192,11 +182,9 @@ public sealed class ReadinessPollerTests
     [Fact]
     public async Task Without_a_poller_a_read_waits_with_a_zero_byte_receive()
     {
-        (Socket client, Socket server) = await ConnectAsync();
-        using (client)
-        using (server)
+        using (ReaderOnSocket pair = await ReaderOnSocket.ConnectAsync(poller: null))
         {
-            var reader = new SocketPipeReader(server, 1 << 20, poller: null);
+            (Socket client, SocketPipeReader reader) = (pair.Client, pair.Reader);
             ValueTask<ReadResult> waiting = reader.ReadAsync();
             Assert.False(waiting.IsCompleted);
             client.Send("bytes"u8);
@@ -213,16 +201,30 @@ public sealed class ReadinessPollerTests
         return ReadinessPoller.TryStart() ?? throw new InvalidOperationException("epoll_create1 failed");
     }
 
-    private static async Task<(Socket Client, Socket Server)> ConnectAsync()
+    /// <summary>A real TCP connection on 127.0.0.1 and a reader on its accepted side; disposing completes the reader and closes both sockets.</summary>
+    private sealed class ReaderOnSocket(Socket client, Socket server, SocketPipeReader reader) : IDisposable
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        Task<Socket> accepting = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        Socket server = await accepting;
-        NonBlockingSocket.Prepare(server);
-        return (client, server);
+        public Socket Client { get; } = client;
+        public SocketPipeReader Reader { get; } = reader;
+
+        public static async Task<ReaderOnSocket> ConnectAsync(ReadinessPoller? poller)
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(1);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            Task<Socket> accepting = listener.AcceptAsync();
+            await client.ConnectAsync(listener.LocalEndPoint!);
+            Socket server = await accepting;
+            NonBlockingSocket.Prepare(server);
+            return new ReaderOnSocket(client, server, new SocketPipeReader(server, 1 << 20, poller: poller));
+        }
+
+        public void Dispose()
+        {
+            Reader.Complete(); // a second completion (after the test's own) changes nothing
+            server.Dispose();
+            Client.Dispose();
+        }
     }
 }
