@@ -15,7 +15,6 @@ internal static unsafe partial class Epoll
     public const uint EdgeTriggered = 1u << 31;
 
     public const int CloseOnExec = 0x80000; // EPOLL_CLOEXEC
-    public const int Interrupted = 4; // EINTR
 
     /// <summary>
     /// <c>struct epoll_event</c>. On x86-64 the kernel declares it packed (12 bytes: the 64-bit data right after

@@ -85,26 +85,4 @@ internal static partial class NonBlockingSocket
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static unsafe partial nint SendNative(SafeSocketHandle socket, byte* buffer, nint length, int flags);
-
-    /// <summary>Linux errno values a stream socket's receive or send can return, as the runtime reports them.</summary>
-    private static class Errno
-    {
-        public const int Interrupted = 4; // EINTR
-
-        public static SocketError ToSocketError(int errno) => errno switch
-        {
-            11 => SocketError.WouldBlock, // EAGAIN, EWOULDBLOCK
-            104 => SocketError.ConnectionReset, // ECONNRESET
-            32 => SocketError.Shutdown, // EPIPE: our side was shut down
-            103 => SocketError.ConnectionAborted, // ECONNABORTED
-            107 => SocketError.NotConnected, // ENOTCONN
-            110 => SocketError.TimedOut, // ETIMEDOUT
-            113 => SocketError.HostUnreachable, // EHOSTUNREACH
-            101 => SocketError.NetworkUnreachable, // ENETUNREACH
-            100 => SocketError.NetworkDown, // ENETDOWN
-            105 or 12 => SocketError.NoBufferSpaceAvailable, // ENOBUFS, ENOMEM
-            9 => SocketError.OperationAborted, // EBADF: closed under us
-            _ => SocketError.SocketError,
-        };
-    }
 }

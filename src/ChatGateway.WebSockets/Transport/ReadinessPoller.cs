@@ -161,7 +161,7 @@ internal sealed unsafe class ReadinessPoller
             if (count < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == Epoll.Interrupted)
+                if (errno == Errno.Interrupted)
                 {
                     continue;
                 }
