@@ -49,8 +49,8 @@ public sealed class PresenceTracker : IDisposable
         public DeclaredStatus Declared;
         /// <summary>The last session closed gracefully: offline whatever the age of last_seen.</summary>
         public bool LeftGracefully;
-        /// <summary>Usually one session: sized for one (32 bytes), grows for users on several devices.</summary>
-        public readonly List<IPresenceSession> Sessions = new(1);
+        /// <summary>Usually one session, held without a list.</summary>
+        public SessionSet Sessions;
         /// <summary>Null while nobody watches this user, as for most users (an empty set costs 64 bytes per connection).</summary>
         public HashSet<IPresenceSubscriber>? Subscribers;
         public long DueBucket;
