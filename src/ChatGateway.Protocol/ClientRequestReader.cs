@@ -12,10 +12,13 @@ namespace ChatGateway.Protocol;
 /// </summary>
 public static class ClientRequestReader
 {
-    /// <summary>Decodes one frame. <paramref name="members"/> receives the user list of CreateGroup/AddMembers/RemoveMembers.</summary>
+    /// <summary>
+    /// Decodes one frame. <paramref name="members"/> receives the user list of CreateGroup/AddMembers/RemoveMembers and
+    /// of the presence requests; it is created when null and such a list comes (a session that never sends one keeps none).
+    /// </summary>
     /// <param name="maxMembers">The longest user list accepted (members, presence users).</param>
     /// <param name="requestId">The request id when it could be read (to address an error), else 0.</param>
-    public static ClientRequest Read(in ReadOnlySequence<byte> frame, List<long> members, int maxMembers, out uint requestId)
+    public static ClientRequest Read(in ReadOnlySequence<byte> frame, ref List<long>? members, int maxMembers, out uint requestId)
     {
         requestId = 0;
         var reader = new MessagePackReader(frame);
@@ -78,12 +81,12 @@ public static class ClientRequestReader
                     request.Limit = ReadLimit(ref reader);
                     break;
                 case MessageType.CreateGroup:
-                    ReadInt64Array(ref reader, "members", maxMembers, members);
+                    ReadInt64Array(ref reader, "members", maxMembers, ref members);
                     break;
                 case MessageType.AddMembers:
                 case MessageType.RemoveMembers:
                     request.Conversation = ReadInt64(ref reader, "conversation");
-                    ReadInt64Array(ref reader, "members", maxMembers, members);
+                    ReadInt64Array(ref reader, "members", maxMembers, ref members);
                     break;
                 case MessageType.Leave:
                 case MessageType.Typing:
@@ -102,7 +105,7 @@ public static class ClientRequestReader
                 case MessageType.PresenceQuery:
                 case MessageType.PresenceSubscribe:
                 case MessageType.PresenceUnsubscribe:
-                    ReadInt64Array(ref reader, "users", maxMembers, members);
+                    ReadInt64Array(ref reader, "users", maxMembers, ref members);
                     break;
                 case MessageType.SetStatus:
                     long status = ReadInt64(ref reader, "status");

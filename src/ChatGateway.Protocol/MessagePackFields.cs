@@ -78,7 +78,14 @@ public static class MessagePackFields
     /// <summary>Reads an array of user ids into <paramref name="items"/>, refusing more than <paramref name="max"/>.</summary>
     public static void ReadInt64Array(ref MessagePackReader reader, string field, int max, List<long> items)
     {
-        items.Clear();
+        List<long>? list = items;
+        ReadInt64Array(ref reader, field, max, ref list);
+    }
+
+    /// <summary>As above, into <paramref name="items"/>, created here when null (a caller that rarely reads a list keeps none).</summary>
+    public static void ReadInt64Array(ref MessagePackReader reader, string field, int max, ref List<long>? items)
+    {
+        items?.Clear();
         if (reader.NextMessagePackType != MessagePackType.Array)
         {
             throw new ProtocolException(ErrorCode.Malformed, $"{field} must be an array");
@@ -88,6 +95,7 @@ public static class MessagePackFields
         {
             throw new ProtocolException(ErrorCode.BadRequest, $"{field} holds {count} items, more than {max}");
         }
+        items ??= new List<long>(Math.Min(count, 16)); // the declared count is not trusted with memory before the items arrive
         for (int i = 0; i < count; i++)
         {
             items.Add(ReadInt64(ref reader, field));

@@ -10,7 +10,23 @@ public sealed class CodecRoundTripTests
     {
         var buffer = new ArrayBufferWriter<byte>();
         write(buffer);
-        return ClientRequestReader.Read(new ReadOnlySequence<byte>(buffer.WrittenMemory), members ?? [], 1000, out _);
+        List<long>? list = members ?? [];
+        return ClientRequestReader.Read(new ReadOnlySequence<byte>(buffer.WrittenMemory), ref list, 1000, out _);
+    }
+
+    [Fact]
+    public void A_user_list_is_created_only_for_a_request_that_carries_one()
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        List<long>? members = null;
+        ClientRequestWriter.Heartbeat(buffer, 1);
+        ClientRequestReader.Read(new ReadOnlySequence<byte>(buffer.WrittenMemory), ref members, 1000, out _);
+        Assert.Null(members); // a session that never sends a user list keeps none
+
+        buffer.Clear();
+        ClientRequestWriter.PresenceQuery(buffer, 2, [4, 5]);
+        ClientRequestReader.Read(new ReadOnlySequence<byte>(buffer.WrittenMemory), ref members, 1000, out _);
+        Assert.Equal([4L, 5], members);
     }
 
     private static ServerMessage? DecodeServer(Action<IBufferWriter<byte>> write)
@@ -137,6 +153,7 @@ public sealed class CodecRoundTripTests
     [Fact]
     public void Unknown_trailing_fields_are_skipped_but_not_past_the_nesting_limit()
     {
+        List<long>? unused = null;
         byte[] Heartbeat(int depth)
         {
             var buffer = new ArrayBufferWriter<byte>();
@@ -153,9 +170,9 @@ public sealed class CodecRoundTripTests
             return buffer.WrittenSpan.ToArray();
         }
 
-        Assert.Equal(MessageType.Heartbeat, ClientRequestReader.Read(new ReadOnlySequence<byte>(Heartbeat(ProtocolLimits.MaxSkipDepth - 1)), [], 10, out _).Type);
+        Assert.Equal(MessageType.Heartbeat, ClientRequestReader.Read(new ReadOnlySequence<byte>(Heartbeat(ProtocolLimits.MaxSkipDepth - 1)), ref unused, 10, out _).Type);
         ProtocolException error = Assert.Throws<ProtocolException>(() =>
-            ClientRequestReader.Read(new ReadOnlySequence<byte>(Heartbeat(ProtocolLimits.MaxSkipDepth + 1)), [], 10, out _));
+            ClientRequestReader.Read(new ReadOnlySequence<byte>(Heartbeat(ProtocolLimits.MaxSkipDepth + 1)), ref unused, 10, out _));
         Assert.Equal(ErrorCode.Malformed, error.Code);
     }
 

@@ -49,11 +49,11 @@ public class DeliverCodecBenchmarks
     [Benchmark]
     public long DecodeSend()
     {
-        ClientRequest request = ClientRequestReader.Read(_send, _members, 1000, out _);
+        ClientRequest request = ClientRequestReader.Read(_send, ref _members, 1000, out _);
         return request.Conversation + request.Body.Length;
     }
 
-    private readonly List<long> _members = [];
+    private List<long>? _members;
     private readonly ReadOnlySequence<byte> _send = EncodeSend();
 
     private static ReadOnlySequence<byte> EncodeSend()

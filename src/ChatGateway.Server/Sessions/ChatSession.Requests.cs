@@ -15,8 +15,10 @@ namespace ChatGateway.Server.Sessions;
 // conversation's sequencer (writes), which answers once the write is committed.
 public sealed partial class ChatSession
 {
-    private readonly List<long> _members = [];
-    private readonly List<long> _scratch = [];
+    // Created on first use: most sessions never send a request with a user list, and two empty lists cost 64 bytes
+    // per connection for as long as it stays open.
+    private List<long>? _members;
+    private List<long>? _scratch;
     // Pages are shared by all sessions: a read is encoded before its request returns, so a page is needed only
     // while a Sync or History is being answered. Keeping one per session cost 16 KiB per idle connection.
     private static readonly System.Collections.Concurrent.ConcurrentBag<MessagePage> Pages = [];
@@ -40,7 +42,7 @@ public sealed partial class ChatSession
         ClientRequest request;
         try
         {
-            request = ClientRequestReader.Read(payload, _members, _options.MaxGroupMembers, out _);
+            request = ClientRequestReader.Read(payload, ref _members, _options.MaxGroupMembers, out _);
         }
         catch (ProtocolException ex)
         {
@@ -62,22 +64,28 @@ public sealed partial class ChatSession
         }
         finally
         {
-            Shrink(_members);
-            Shrink(_scratch);
+            Shrink(ref _members);
+            Shrink(ref _scratch);
         }
     }
+
+    /// <summary>The user list of the request being answered (empty when it carried none).</summary>
+    private List<long> Members => _members ??= [];
+
+    /// <summary>A list for the request being answered to work in.</summary>
+    private List<long> Scratch => _scratch ??= [];
 
     /// <summary>
     /// The scratch lists give back what a large request grew them to (a 1,000-member group, a user's thousands
     /// of conversations): kept, that was up to ~8 KB more per session for as long as it stayed connected.
     /// </summary>
-    private static void Shrink(List<long> list)
+    private static void Shrink(ref List<long>? list)
     {
-        list.Clear();
-        if (list.Capacity > 16)
+        if (list is { Capacity: > 16 })
         {
-            list.Capacity = 0;
+            list = null;
         }
+        list?.Clear();
     }
 
     /// <summary>Answers a refused request; a client that keeps being refused is closed with 1008.</summary>
@@ -153,7 +161,7 @@ public sealed partial class ChatSession
                 QueryPresence(request.RequestId, subscribe: request.Type == MessageType.PresenceSubscribe);
                 break;
             case MessageType.PresenceUnsubscribe:
-                _node.Presence.Unsubscribe(this, _members);
+                _node.Presence.Unsubscribe(this, Members);
                 SendOk(request.RequestId, 0);
                 break;
             case MessageType.SetStatus:
@@ -223,13 +231,13 @@ public sealed partial class ChatSession
 
     private void CreateGroup(in ClientRequest request)
     {
-        DistinctUsers(_members, _scratch, withoutCaller: true);
-        if (_scratch.Count + 1 > _options.MaxGroupMembers)
+        DistinctUsers(Members, Scratch, withoutCaller: true);
+        if (Scratch.Count + 1 > _options.MaxGroupMembers)
         {
             SendError(request.RequestId, ErrorCode.GroupFull, "more members than the group limit (see Hello)");
             return;
         }
-        if (!AllValidUsers(_scratch))
+        if (!AllValidUsers(Scratch))
         {
             SendError(request.RequestId, ErrorCode.BadRequest, "member ids are positive integers");
             return;
@@ -237,7 +245,7 @@ public sealed partial class ChatSession
         Submit(new SequencerWork
         {
             Kind = WorkKind.CreateGroup, Origin = this, RequestId = request.RequestId, User = UserId,
-            Conversation = NewGroupId(), Members = [.. _scratch],
+            Conversation = NewGroupId(), Members = [.. Scratch],
         });
     }
 
@@ -254,8 +262,8 @@ public sealed partial class ChatSession
             SendError(rid, ErrorCode.NotAGroup, "a 1:1 conversation's members are fixed");
             return;
         }
-        DistinctUsers(_members, _scratch, withoutCaller: false);
-        if (_scratch.Count == 0 || !AllValidUsers(_scratch))
+        DistinctUsers(Members, Scratch, withoutCaller: false);
+        if (Scratch.Count == 0 || !AllValidUsers(Scratch))
         {
             SendError(rid, ErrorCode.BadRequest, "members: a non-empty list of positive user ids");
             return;
@@ -266,7 +274,7 @@ public sealed partial class ChatSession
             // Checked against committed membership: concurrent adds may together pass the limit by their size.
             ChatStore store = _node.Store.StoreOf(conversation);
             int newcomers = 0;
-            foreach (long user in _scratch)
+            foreach (long user in Scratch)
             {
                 newcomers += store.IsMember(conversation, user) ? 0 : 1;
             }
@@ -279,7 +287,7 @@ public sealed partial class ChatSession
         Submit(new SequencerWork
         {
             Kind = add ? WorkKind.AddMembers : WorkKind.RemoveMembers, Origin = this, RequestId = rid, User = UserId,
-            Conversation = conversation, Members = [.. _scratch],
+            Conversation = conversation, Members = [.. Scratch],
         });
     }
 
@@ -339,8 +347,8 @@ public sealed partial class ChatSession
         ServerMessageWriter.Typing(ref w, request.Conversation, UserId);
         w.Flush();
         frame.Seal();
-        _node.Store.StoreOf(request.Conversation).GetMembers(request.Conversation, _scratch);
-        foreach (long member in _scratch)
+        _node.Store.StoreOf(request.Conversation).GetMembers(request.Conversation, Scratch);
+        foreach (long member in Scratch)
         {
             foreach (ChatSession session in _node.Registry.SessionsOf(member))
             {
@@ -444,8 +452,8 @@ public sealed partial class ChatSession
         long next = 0;
         for (int shard = 0; shard < store.Count && next == 0; shard++)
         {
-            store[shard].GetConversationsOf(UserId, _scratch);
-            foreach (long conversation in _scratch)
+            store[shard].GetConversationsOf(UserId, Scratch);
+            foreach (long conversation in Scratch)
             {
                 if (position++ < request.Cursor)
                 {
@@ -522,15 +530,15 @@ public sealed partial class ChatSession
     private void QueryPresence(uint rid, bool subscribe)
     {
         Presence.PresenceOptions options = _node.PresenceOptions;
-        if (_members.Count > options.MaxUsersPerRequest)
+        if (Members.Count > options.MaxUsersPerRequest)
         {
             SendError(rid, ErrorCode.BadRequest, "too many users in one request (Presence:MaxUsersPerRequest)");
             return;
         }
-        var allowed = new List<long>(_members.Count);
+        var allowed = new List<long>(Members.Count);
         var refused = new List<long>();
         List<(ChatStore Shard, long Group)>? groups = null; // the caller's groups, read once per request if needed
-        foreach (long user in _members)
+        foreach (long user in Members)
         {
             (user > 0 && !allowed.Contains(user) && CanSeePresenceOf(user, ref groups) ? allowed : refused).Add(user);
         }
@@ -574,8 +582,8 @@ public sealed partial class ChatSession
             ShardedStore store = _node.Store;
             for (int shard = 0; shard < store.Count; shard++)
             {
-                store[shard].GetConversationsOf(UserId, _scratch);
-                foreach (long conversation in _scratch)
+                store[shard].GetConversationsOf(UserId, Scratch);
+                foreach (long conversation in Scratch)
                 {
                     if (!ConversationId.IsDirect(conversation))
                     {
