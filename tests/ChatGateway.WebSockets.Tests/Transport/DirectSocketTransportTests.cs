@@ -315,6 +315,58 @@ public sealed class DirectSocketTransportTests
         await listener.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Clients_accepted_in_order_and_those_never_taken_are_closed_when_the_listener_is_unbound()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        DirectSocketListener listener = DirectSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), 1 << 20, NullLogger.Instance);
+        var clients = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                clients.Add(client);
+                await client.ConnectAsync(listener.EndPoint, cts.Token);
+                await client.SendAsync(new[] { (byte)i }, cts.Token);
+            }
+            // The first two, in the order they connected (each says which it is).
+            for (byte i = 0; i < 2; i++)
+            {
+                ConnectionContext? server = await listener.AcceptAsync(cts.Token);
+                Assert.NotNull(server);
+                ReadResult read = await server.Transport.Input.ReadAsync(cts.Token);
+                Assert.Equal(new[] { i }, read.Buffer.ToArray());
+                server.Transport.Input.AdvanceTo(read.Buffer.End);
+                await server.DisposeAsync();
+            }
+
+            await listener.UnbindAsync();
+            Assert.Null(await listener.AcceptAsync(cts.Token));
+            // The other two were accepted by the listener's thread (or still in the kernel's backlog) but never handed
+            // out: their clients see the connection end instead of hanging.
+            foreach (Socket client in clients.Skip(2))
+            {
+                byte[] buffer = new byte[1];
+                try
+                {
+                    Assert.Equal(0, await client.ReceiveAsync(buffer, cts.Token));
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+                {
+                }
+            }
+        }
+        finally
+        {
+            await listener.DisposeAsync();
+            foreach (Socket client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
     private sealed class ItemsFeature : Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature
     {
         public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
