@@ -129,7 +129,15 @@ internal sealed class DirectSocketListener : IConnectionListener
                     Thread.Sleep(AcceptRetryDelay);
                     continue;
                 }
-                client.NoDelay = true; // frames are flushed whole; Nagle would hold a small ack back for the previous one's ACK
+                try
+                {
+                    client.NoDelay = true; // frames are flushed whole; Nagle would hold a small ack back for the previous one's ACK
+                }
+                catch (SocketException)
+                {
+                    client.Dispose(); // gone already (reset right after the handshake): nothing to hand out
+                    continue;
+                }
                 while (!_accepted.Writer.TryWrite(client))
                 {
                     // Kestrel takes connections more slowly than they come: wait for room (a dedicated thread may block).
