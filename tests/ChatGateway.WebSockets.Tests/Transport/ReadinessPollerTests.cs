@@ -24,19 +24,14 @@ public sealed class ReadinessPollerTests
             Assert.Equal(1, poller.Registered);
 
             // A read that waits, then is woken by the poller.
-            ValueTask<ReadResult> waiting = reader.ReadAsync();
-            Assert.False(waiting.IsCompleted);
-            client.Send("first"u8);
-            ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
-            Assert.Equal("first"u8.ToArray(), read.Buffer.ToArray());
-            reader.AdvanceTo(read.Buffer.End);
+            await AssertWaitingReadGetsAsync(client, reader, "first"u8.ToArray());
 
             // Bytes reported while no read waits: the poller reports each arrival once (edge-triggered), so the
             // reader must keep that report for its next wait, or this read would sleep forever.
             long reports = poller.Reports;
             client.Send("second"u8);
             Assert.True(SpinWait.SpinUntil(() => poller.Reports > reports, Timeout), "the poller never reported the second send");
-            read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
+            ReadResult read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
             Assert.Equal("second"u8.ToArray(), read.Buffer.ToArray());
             reader.AdvanceTo(read.Buffer.End);
 
@@ -184,15 +179,20 @@ public sealed class ReadinessPollerTests
     {
         using (ReaderOnSocket pair = await ReaderOnSocket.ConnectAsync(poller: null))
         {
-            (Socket client, SocketPipeReader reader) = (pair.Client, pair.Reader);
-            ValueTask<ReadResult> waiting = reader.ReadAsync();
-            Assert.False(waiting.IsCompleted);
-            client.Send("bytes"u8);
-            ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
-            Assert.Equal("bytes"u8.ToArray(), read.Buffer.ToArray());
-            reader.AdvanceTo(read.Buffer.End);
-            reader.Complete();
+            await AssertWaitingReadGetsAsync(pair.Client, pair.Reader, "bytes"u8.ToArray());
+            pair.Reader.Complete();
         }
+    }
+
+    /// <summary>A read on an empty socket waits, and <paramref name="bytes"/> sent then wake it with exactly those bytes.</summary>
+    private static async Task AssertWaitingReadGetsAsync(Socket client, SocketPipeReader reader, byte[] bytes)
+    {
+        ValueTask<ReadResult> waiting = reader.ReadAsync();
+        Assert.False(waiting.IsCompleted);
+        client.Send(bytes);
+        ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
+        Assert.Equal(bytes, read.Buffer.ToArray());
+        reader.AdvanceTo(read.Buffer.End);
     }
 
     private static ReadinessPoller StartPoller()
