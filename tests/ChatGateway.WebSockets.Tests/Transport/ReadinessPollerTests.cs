@@ -28,12 +28,7 @@ public sealed class ReadinessPollerTests
 
             // Bytes reported while no read waits: the poller reports each arrival once (edge-triggered), so the
             // reader must keep that report for its next wait, or this read would sleep forever.
-            long reports = poller.Reports;
-            client.Send("second"u8);
-            Assert.True(SpinWait.SpinUntil(() => poller.Reports > reports, Timeout), "the poller never reported the second send");
-            ReadResult read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
-            Assert.Equal("second"u8.ToArray(), read.Buffer.ToArray());
-            reader.AdvanceTo(read.Buffer.End);
+            await AssertReportedInputIsReadAsync(poller, client, reader, "second"u8.ToArray());
 
             // And the end of input arrives the same way.
             ValueTask<ReadResult> last = reader.ReadAsync();
@@ -60,12 +55,7 @@ public sealed class ReadinessPollerTests
 
             // The report reaches the wait that is still on, with no read to hand the bytes to. It is the only report
             // these bytes get, so the next read must receive rather than wait for another.
-            long reports = poller.Reports;
-            client.Send("after"u8);
-            Assert.True(SpinWait.SpinUntil(() => poller.Reports > reports, Timeout), "the poller never reported the send");
-            ReadResult read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
-            Assert.Equal("after"u8.ToArray(), read.Buffer.ToArray());
-            reader.AdvanceTo(read.Buffer.End);
+            await AssertReportedInputIsReadAsync(poller, client, reader, "after"u8.ToArray());
             reader.Complete();
         }
     }
@@ -191,6 +181,20 @@ public sealed class ReadinessPollerTests
         Assert.False(waiting.IsCompleted);
         client.Send(bytes);
         ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
+        Assert.Equal(bytes, read.Buffer.ToArray());
+        reader.AdvanceTo(read.Buffer.End);
+    }
+
+    /// <summary>
+    /// <paramref name="bytes"/> sent while no read waits: once the poller has reported them, the next read gets exactly
+    /// those bytes (the report is the only one they get, so the reader must have kept it).
+    /// </summary>
+    private static async Task AssertReportedInputIsReadAsync(ReadinessPoller poller, Socket client, SocketPipeReader reader, byte[] bytes)
+    {
+        long reports = poller.Reports;
+        client.Send(bytes);
+        Assert.True(SpinWait.SpinUntil(() => poller.Reports > reports, Timeout), "the poller never reported the send");
+        ReadResult read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
         Assert.Equal(bytes, read.Buffer.ToArray());
         reader.AdvanceTo(read.Buffer.End);
     }
