@@ -22,9 +22,9 @@ public static class OpsEndpoints
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
                 GC.WaitForPendingFinalizers();
                 // Aggressive: the GC also returns its free regions to the OS, so the working set answered below is
-                // the memory in use. After a Forced collection it held tens of MB of free regions, varying between
-                // runs: the idle RSS slope per connection measured 3,793–7,008 B in five runs of one build, 3,869–3,940 B
-                // in four runs with this collection.
+                // the memory in use. After a Forced collection it still held tens of MB of free regions, a different
+                // amount each run: the idle RSS slope per connection measured 3,793–7,008 B in five runs of one
+                // build, and 3,869–3,940 B in four runs with this collection.
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 return Results.Json(Snapshot(node));
             });
