@@ -26,6 +26,7 @@ Commands:
                            End-to-end load against real server processes, the gateway side by side with
                            SignalR, ASP.NET Core WebSockets, Node ws and a raw TCP relay (server on core 0,
                            load on core 1); JSON, Markdown and PNG charts in bench/results.
+                           ./run.sh bench e2e --help lists every option.
   help                     This text.
 
 Options for run (each also settable as configuration, see README.md):

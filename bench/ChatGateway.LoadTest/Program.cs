@@ -5,8 +5,7 @@ using ChatGateway.LoadTest;
 using ChatGateway.LoadTest.Scenarios;
 using ChatGateway.LoadTest.Targets;
 
-// ./run.sh bench e2e [idle|pairs|rate|group|reconnect|presence|all] [--quick] [--servers gateway,signalr,...]
-//   [--steps 1000,5000,10000,18000] [--pairs 100] [--window 64] [--rate 20000] [--seconds 15] [--repeat 1]
+// ./run.sh bench e2e [idle|pairs|rate|group|reconnect|presence|all] [options]: see CommandLine.Usage (--help).
 // Worker modes (started by the coordinator, pinned to core 1): worker-idle, worker-pairs, worker-rate,
 // worker-group, worker-reconnect, worker-fill, worker-presence.
 switch (args.FirstOrDefault())
@@ -36,19 +35,34 @@ if (args.FirstOrDefault() == "report")
     return 0;
 }
 
-string scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal) && !IsOptionValue(a)) ?? "all";
-bool quick = args.Contains("--quick");
-string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
-bool IsOptionValue(string arg) => Array.IndexOf(args, arg) is > 0 and var i && args[i - 1].StartsWith("--", StringComparison.Ordinal) && args[i - 1] != "--quick";
-int[] steps = [.. Option("--steps", quick ? "1000,4000" : "1000,5000,10000,18000").Split(',').Select(int.Parse)];
-int pairs = int.Parse(Option("--pairs", "100"), CultureInfo.InvariantCulture);
-int window = int.Parse(Option("--window", "64"), CultureInfo.InvariantCulture);
-double rate = double.Parse(Option("--rate", "20000"), CultureInfo.InvariantCulture);
-double seconds = double.Parse(Option("--seconds", quick ? "3" : "15"), CultureInfo.InvariantCulture);
-// The servers run without tiered JIT (their csproj), so warm-up covers connection set-up, caches and the GC only.
-double warmup = double.Parse(Option("--warmup", quick ? "2" : "5"), CultureInfo.InvariantCulture);
-int repeat = int.Parse(Option("--repeat", "1"), CultureInfo.InvariantCulture);
-ServerKind[] servers = [.. Option("--servers", "gateway,gateway-relaxed,signalr,websockets,node-ws,tcp").Split(',').Select(ServerKinds.Parse)];
+CommandLine command;
+try
+{
+    command = CommandLine.Parse(args);
+}
+catch (UsageException ex)
+{
+    Console.Error.WriteLine($"bench e2e: {ex.Message}");
+    Console.Error.WriteLine(CommandLine.Usage);
+    return 2;
+}
+if (command.Help)
+{
+    Console.WriteLine(CommandLine.Usage);
+    return 0;
+}
+string scenario = command.Scenario;
+bool quick = command.Quick;
+int[] steps = [.. command.Steps];
+int pairs = command.Pairs;
+int window = command.Window;
+double rate = command.Rate;
+double seconds = command.Seconds;
+// The peers' methods are compiled optimized on first call; the gateway's tier up from their first call (its csproj),
+// most of it within the first seconds of load. The warm-up also covers connection set-up, caches and the GC.
+double warmup = command.Warmup;
+int repeat = command.Repeat;
+ServerKind[] servers = [.. command.Servers];
 string secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
 bool Runs(string name) => scenario == name || scenario == "all";
 
@@ -105,7 +119,7 @@ for (int round = 1; round <= repeat; round++)
     }
 }
 
-string results = Option("--out", Path.Combine(Paths.Root, "bench", "results"));
+string results = command.Out ?? Path.Combine(Paths.Root, "bench", "results");
 Directory.CreateDirectory(results);
 string json = Path.Combine(results, "latest.json");
 var report = new Dictionary<string, object>
