@@ -19,7 +19,10 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
 {
     private readonly LocalStorageNamedDeviceFactory _files = new();
     private readonly TaskCompletionSource<IOException> _writeFailure = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action<IOException> _recordFailure;
     private string _baseName = "";
+
+    public CheckpointDeviceFactory() => _recordFailure = failure => _writeFailure.TrySetResult(failure);
 
     /// <summary>Completes with the first failed write of any checkpoint file (never, on FASTER's own devices).</summary>
     public Task<IOException> WriteFailure => _writeFailure.Task;
@@ -39,14 +42,14 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
         {
             return _files.Get(fileInfo);
         }
-        var device = new SegmentDevice(Path.Combine(_baseName, fileInfo.directoryName, fileInfo.fileName), fillAhead: false, syncEachWrite: false)
+        // Synchronously, before FASTER sees the failed write end: StateStore checks WriteFailure as soon as FASTER reports
+        // the checkpoint complete. A continuation of the device's WriteFailure ran on the thread pool and sometimes
+        // came after that check, so a checkpoint with an unwritten file was taken as good (a flaky test found it).
+        return new SegmentDevice(Path.Combine(_baseName, fileInfo.directoryName, fileInfo.fileName), fillAhead: false, syncEachWrite: false)
         {
             InjectedWriteError = InjectedWriteError,
+            WriteFailed = _recordFailure,
         };
-        device.WriteFailure.ContinueWith(static (failed, state) => ((TaskCompletionSource<IOException>)state!).TrySetResult(failed.Result),
-            _writeFailure, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-        return device;
     }
 
     /// <summary>

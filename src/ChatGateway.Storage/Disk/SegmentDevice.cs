@@ -60,6 +60,14 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
     /// </summary>
     public Task<IOException> WriteFailure => _writeFailure.Task;
 
+    /// <summary>
+    /// Called with the first failed write, on the writing thread, before FASTER hears of the write's end. Whoever
+    /// watches several devices learns of the failure as soon as this device does: a continuation of
+    /// <see cref="WriteFailure"/> runs later, on the thread pool, by which time FASTER may have reported the write's
+    /// checkpoint complete.
+    /// </summary>
+    public Action<IOException>? WriteFailed { get; init; }
+
     private readonly bool _fillAhead;
     private readonly bool _syncEachWrite;
 
@@ -201,8 +209,12 @@ internal sealed unsafe class SegmentDevice : StorageDeviceBase
         }
         if (request.Write && error != 0)
         {
-            _writeFailure.TrySetResult(new IOException(
-                $"writing {FileName}.{request.Segment} at offset {request.Offset} failed: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error));
+            var failure = new IOException(
+                $"writing {FileName}.{request.Segment} at offset {request.Offset} failed: {Marshal.GetPInvokeErrorMessage((int)error)}", (int)error);
+            if (_writeFailure.TrySetResult(failure))
+            {
+                WriteFailed?.Invoke(failure);
+            }
         }
         request.Callback(error, done, request.Context);
     }
