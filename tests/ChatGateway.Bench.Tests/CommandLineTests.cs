@@ -33,6 +33,7 @@ public sealed class CommandLineTests
         Assert.Equal(30d, command.Seconds); // given: the quick default (3) does not apply
         Assert.Equal(0d, command.Warmup);
         Assert.Equal([1000, 4000], command.Steps); // not given: the quick default
+        Assert.Equal(4d, CommandLine.Parse(["--quick"]).Warmup); // long enough for the gateway's JIT to tier up
     }
 
     [Theory]
