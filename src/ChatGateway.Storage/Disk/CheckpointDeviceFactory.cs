@@ -19,10 +19,7 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
 {
     private readonly LocalStorageNamedDeviceFactory _files = new();
     private readonly TaskCompletionSource<IOException> _writeFailure = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Action<IOException> _recordFailure;
     private string _baseName = "";
-
-    public CheckpointDeviceFactory() => _recordFailure = failure => _writeFailure.TrySetResult(failure);
 
     /// <summary>Completes with the first failed write of any checkpoint file (never, on FASTER's own devices).</summary>
     public Task<IOException> WriteFailure => _writeFailure.Task;
@@ -48,7 +45,7 @@ internal sealed class CheckpointDeviceFactory : INamedDeviceFactory
         return new SegmentDevice(Path.Combine(_baseName, fileInfo.directoryName, fileInfo.fileName), fillAhead: false, syncEachWrite: false)
         {
             InjectedWriteError = InjectedWriteError,
-            WriteFailed = _recordFailure,
+            WriteFailed = failure => _writeFailure.TrySetResult(failure),
         };
     }
 
