@@ -108,7 +108,7 @@ public sealed record CommandLine
         {
             Scenario = scenario ?? "all",
             Quick = quick,
-            Servers = [.. List("--servers", Value("--servers", "gateway,gateway-relaxed,signalr,websockets,node-ws,tcp")).Select(ParseServer)],
+            Servers = values.TryGetValue("--servers", out string? servers) ? [.. List("--servers", servers).Select(ParseServer)] : Enum.GetValues<ServerKind>(),
             Steps = [.. List("--steps", Value("--steps", quick ? "1000,4000" : "1000,5000,10000,18000")).Select(s => Positive("--steps", s))],
             Pairs = Positive("--pairs", Value("--pairs", "100")),
             Window = Positive("--window", Value("--window", "64")),
