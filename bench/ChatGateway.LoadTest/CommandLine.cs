@@ -35,6 +35,8 @@ public sealed record CommandLine
           --rate N           rate: messages per second offered (default 20000)
           --seconds S        pairs, rate, group: measured seconds (default 15; quick 3)
           --warmup S         pairs, rate, group: seconds of load before measuring (default 5; quick 4)
+          --passes N         pairs, rate: passes over the servers, one server after another in each; the
+                             tables show each server's median pass (default 3; quick 1)
           --repeat N         run everything N times (default 1)
           --out DIR          where latest.json, latest.md and the charts go (default bench/results)
           --help             this text
@@ -43,7 +45,7 @@ public sealed record CommandLine
         """;
 
     private static readonly string[] Scenarios = ["idle", "pairs", "rate", "group", "reconnect", "presence", "all"];
-    private static readonly string[] ValueOptions = ["--servers", "--steps", "--pairs", "--window", "--rate", "--seconds", "--warmup", "--repeat", "--out"];
+    private static readonly string[] ValueOptions = ["--servers", "--steps", "--pairs", "--window", "--rate", "--seconds", "--warmup", "--passes", "--repeat", "--out"];
 
     public bool Help { get; private init; }
     public string Scenario { get; private init; } = "all";
@@ -55,6 +57,7 @@ public sealed record CommandLine
     public double Rate { get; private init; }
     public double Seconds { get; private init; }
     public double Warmup { get; private init; }
+    public int Passes { get; private init; }
     public int Repeat { get; private init; }
     public string? Out { get; private init; }
 
@@ -117,6 +120,10 @@ public sealed record CommandLine
             // Quick: 4 s, not less. The gateway's hot path is recompiled with its profile in the first seconds of load
             // (its csproj); after 2 s, pairs measured 165-205k per CPU-second against 315-381k after 4 s (session 13).
             Warmup = Number("--warmup", Value("--warmup", quick ? "4" : "5")),
+            // Three passes: on this machine one 15 s measurement of one server moves by ±30% from one minute to the next,
+            // and a full run once caught the gateway at 216k delivered per CPU-second where three passes right after
+            // gave 262k-415k (docs/benchmarks.md, session 13). Interleaved, a slow minute hits every server alike.
+            Passes = Positive("--passes", Value("--passes", quick ? "1" : "3")),
             Repeat = Positive("--repeat", Value("--repeat", "1")),
             Out = values.GetValueOrDefault("--out"),
         };

@@ -18,7 +18,8 @@ public sealed class CommandLineTests
             [ServerKind.Gateway, ServerKind.GatewayRelaxed, ServerKind.SignalR, ServerKind.AspNetWebSockets, ServerKind.NodeWs, ServerKind.RawTcp],
             command.Servers);
         Assert.Equal([1000, 5000, 10000, 18000], command.Steps);
-        Assert.Equal((100, 64, 20000d, 15d, 5d, 1), (command.Pairs, command.Window, command.Rate, command.Seconds, command.Warmup, command.Repeat));
+        Assert.Equal((100, 64, 20000d, 15d, 5d, 3, 1),
+            (command.Pairs, command.Window, command.Rate, command.Seconds, command.Warmup, command.Passes, command.Repeat));
         Assert.Null(command.Out);
     }
 
@@ -34,6 +35,8 @@ public sealed class CommandLineTests
         Assert.Equal(0d, command.Warmup);
         Assert.Equal([1000, 4000], command.Steps); // not given: the quick default
         Assert.Equal(4d, CommandLine.Parse(["--quick"]).Warmup); // long enough for the gateway's JIT to tier up
+        Assert.Equal(1, command.Passes); // quick: one pass of pairs and rate
+        Assert.Equal(2, CommandLine.Parse(["--quick", "--passes", "2"]).Passes);
     }
 
     [Theory]
@@ -57,6 +60,7 @@ public sealed class CommandLineTests
     [InlineData(new[] { "--steps", "1000,lots" }, "--steps takes a positive whole number, not 'lots'")]
     [InlineData(new[] { "--rate", "-5" }, "--rate takes a positive number")]
     [InlineData(new[] { "--warmup", "NaN" }, "--warmup takes a number, 0 or more, not 'NaN'")]
+    [InlineData(new[] { "--passes", "0" }, "--passes takes a positive whole number, not '0'")]
     public void A_mistake_is_refused_with_a_message_that_names_it(string[] args, string message)
     {
         UsageException error = Assert.Throws<UsageException>(() => CommandLine.Parse(args));

@@ -42,6 +42,52 @@ public sealed class ReportTests
         }
     }
 
+    [Fact]
+    public void A_scenario_measured_in_several_passes_shows_each_servers_median_pass_and_every_pass()
+    {
+        string directory = Directory.CreateTempSubdirectory("chatgw-report-").FullName;
+        try
+        {
+            object[] records =
+            [
+                Pairs("gateway", "ChatGateway", pass: 1, perCpuSecond: 300_000, delivered: 290_000),
+                Pairs("tcp", "raw TCP relay", pass: 1, perCpuSecond: 2_000_000, delivered: 1_900_000),
+                Pairs("gateway", "ChatGateway", pass: 2, perCpuSecond: 500_000, delivered: 480_000),
+                Pairs("tcp", "raw TCP relay", pass: 2, perCpuSecond: 1_500_000, delivered: 1_400_000),
+                Pairs("gateway", "ChatGateway", pass: 3, perCpuSecond: 400_000, delivered: 390_000),
+                Pairs("tcp", "raw TCP relay", pass: 3, perCpuSecond: 1_700_000, delivered: 1_650_000),
+                Rate("gateway", "ChatGateway", pass: 1, held: true, p99: 9.0),
+                Rate("gateway", "ChatGateway", pass: 2, held: false, p99: 1.5),
+                Rate("gateway", "ChatGateway", pass: 3, held: true, p99: 3.25),
+            ];
+            string json = Path.Combine(directory, "latest.json");
+            File.WriteAllText(json, JsonSerializer.Serialize(new { date = "2026-11-30", machine = "test", runtime = "10", command = "test", records }));
+
+            ResultsReport.Write(json, directory);
+
+            string md = File.ReadAllText(Path.Combine(directory, "latest.md"));
+            Assert.Contains("### pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies; the median of 3 passes, interleaved", md);
+            // One row per server: the median pass's own figures, then every pass in run order.
+            Assert.Contains("| ChatGateway | 390,000 | 97.0% | 30.0% | **400,000** | 300,000 / 500,000 / 400,000 |", md);
+            Assert.Contains("| raw TCP relay | 1,650,000 | 97.0% | 30.0% | **1,700,000** | 2,000,000 / 1,500,000 / 1,700,000 |", md);
+            Assert.Single(md.Split('\n'), line => line.StartsWith("| ChatGateway | 390,000", StringComparison.Ordinal));
+            // Rate: the median p99, and whether every pass held the rate.
+            Assert.Contains("| ChatGateway | 20,000 | **no** (2 of 3 held) | 0.30 | **3.25** | 6.50 | 9.75 | 80.0% | 9.00 / 1.50 / 3.25 |", md);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static object Pairs(string server, string serverName, int pass, double perCpuSecond, double delivered) =>
+        new { scenario = "pairs", server, serverName, round = 1, pass, deliveredPerSecond = delivered, serverCpuShare = 0.97, loadCpuShare = 0.3,
+              deliveredPerServerCpuSecond = perCpuSecond };
+
+    private static object Rate(string server, string serverName, int pass, bool held, double p99) =>
+        new { scenario = "rate", server, serverName, round = 1, pass, offeredPerSecond = 20_000.0, rateHeld = held, p50Ms = 0.3, p99Ms = p99,
+              p999Ms = p99 * 2, maxMs = p99 * 3, serverCpuShare = 0.8 };
+
     private static object Point(int connections, long rssMiB) =>
         new { connections, rssBytes = rssMiB * 1048576, gcHeapBytes = rssMiB * 524288, connectMs = 0.0 };
 }

@@ -8,7 +8,8 @@ namespace ChatGateway.LoadTest.Report;
 /// <summary>
 /// Turns a results file (latest.json) into latest.md (one table per scenario, every server side by side) and PNG
 /// charts: delivered messages per server CPU-second (pairs), send→deliver latency percentiles (rate), and memory
-/// against open connections (idle). With several rounds, charts show each server's median.
+/// against open connections (idle). Scenarios run in several passes show each server's median pass in the tables;
+/// with several passes or rounds, charts show each server's median.
 /// </summary>
 public static class ResultsReport
 {
@@ -26,13 +27,15 @@ public static class ResultsReport
             Of(records, "idle"), ["server", "RSS bytes/conn", "managed bytes/conn", "slope over", "RSS (from first step)", "steady CPU (share of a core)"],
             r => [Name(r), "**" + N(r, "bytesPerConnectionRss") + "**", N(r, "bytesPerConnectionHeap"), r.GetProperty("slopeSpan").GetString()!,
                 $"{N(r, "bytesPerConnectionRssFromFirstStep")} ({r.GetProperty("fromFirstStepSpan").GetString()})", P(r, "steadyCpuShare")]);
-        Table(md, "pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies",
-            Of(records, "pairs"), ["server", "delivered/s", "server CPU", "load CPU", "delivered per server CPU-second"],
-            r => [Name(r), N(r, "deliveredPerSecond"), P(r, "serverCpuShare"), P(r, "loadCpuShare"), "**" + N(r, "deliveredPerServerCpuSecond") + "**"]);
-        Table(md, "rate: fixed offered rate, open loop, latency from each message's scheduled time",
-            Of(records, "rate"), ["server", "offered/s", "held", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "server CPU"],
-            r => [Name(r), N(r, "offeredPerSecond"), r.GetProperty("rateHeld").GetBoolean() ? "yes" : "**no**", Ms(r, "p50Ms"), "**" + Ms(r, "p99Ms") + "**",
-                Ms(r, "p999Ms"), Ms(r, "maxMs"), P(r, "serverCpuShare")]);
+        PassTable(md, "pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies",
+            Of(records, "pairs"), "deliveredPerServerCpuSecond", ["server", "delivered/s", "server CPU", "load CPU", "delivered per server CPU-second"],
+            (r, _) => [Name(r), N(r, "deliveredPerSecond"), P(r, "serverCpuShare"), P(r, "loadCpuShare"), "**" + N(r, "deliveredPerServerCpuSecond") + "**"],
+            v => v.ToString("N0", CultureInfo.InvariantCulture));
+        PassTable(md, "rate: fixed offered rate, open loop, latency from each message's scheduled time",
+            Of(records, "rate"), "p99Ms", ["server", "offered/s", "held", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "server CPU"],
+            (r, passes) => [Name(r), N(r, "offeredPerSecond"), Held(passes), Ms(r, "p50Ms"), "**" + Ms(r, "p99Ms") + "**",
+                Ms(r, "p999Ms"), Ms(r, "maxMs"), P(r, "serverCpuShare")],
+            v => v.ToString("F2", CultureInfo.InvariantCulture));
         Table(md, "group: one sender into a group, every member online",
             Of(records, "group"), ["server", "members", "deliveries/s", "messages/s", "server CPU", "deliveries per server CPU-second"],
             r => [Name(r), N(r, "members"), N(r, "deliveriesPerSecond"), N(r, "messagesPerSecond"), P(r, "serverCpuShare"), N(r, "deliveriesPerServerCpuSecond")]);
@@ -82,6 +85,43 @@ public static class ResultsReport
         }
         md.AppendLine();
     }
+
+    /// <summary>
+    /// A scenario measured in several passes (<c>--passes</c>): one row per server (and <c>--repeat</c> round), the pass
+    /// with the median <paramref name="key"/>, and <paramref name="key"/> of every pass in run order beside it.
+    /// </summary>
+    private static void PassTable(StringBuilder md, string title, JsonElement[] rows, string key, string[] header,
+        Func<JsonElement, JsonElement[], string[]> cells, Func<double, string> format)
+    {
+        (JsonElement Median, JsonElement[] Passes)[] servers = [.. rows.GroupBy(r => (Round(r), Name(r))).Select(g =>
+        {
+            JsonElement[] passes = [.. g];
+            return (passes.OrderBy(r => r.GetProperty(key).GetDouble()).ElementAt(passes.Length / 2), passes);
+        })];
+        int most = servers.Length == 0 ? 0 : servers.Max(s => s.Passes.Length);
+        if (most <= 1)
+        {
+            Table(md, title, rows, header, r => cells(r, [r]));
+            return;
+        }
+        md.AppendLine($"### {title}; the median of {most} passes, interleaved").AppendLine();
+        md.AppendLine("| " + string.Join(" | ", header) + " | each pass |");
+        md.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")) + "---:|");
+        foreach ((JsonElement median, JsonElement[] passes) in servers)
+        {
+            string each = string.Join(" / ", passes.Select(r => format(r.GetProperty(key).GetDouble())));
+            md.AppendLine("| " + string.Join(" | ", cells(median, passes)) + " | " + each + " |");
+        }
+        md.AppendLine();
+    }
+
+    private static string Held(JsonElement[] passes)
+    {
+        int held = passes.Count(r => r.GetProperty("rateHeld").GetBoolean());
+        return held == passes.Length ? "yes" : passes.Length == 1 ? "**no**" : $"**no** ({held} of {passes.Length} held)";
+    }
+
+    private static int Round(JsonElement r) => r.TryGetProperty("round", out JsonElement round) ? round.GetInt32() : 1;
 
     private static string Name(JsonElement r) => r.TryGetProperty("serverName", out JsonElement name) ? name.GetString()! : "ChatGateway";
 
