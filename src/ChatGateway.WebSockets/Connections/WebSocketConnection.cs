@@ -25,7 +25,7 @@ public sealed class WebSocketConnection : ISweepable
     private readonly ConnectionContext _context;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
-    private readonly IWebSocketSession _session;
+    private IWebSocketSession _session = null!; // set by Accept, before the read loop starts
     private readonly ConnectionSettings _settings;
     private readonly ConnectionSweeper _sweeper;
     private readonly ILogger _logger;
@@ -44,28 +44,28 @@ public sealed class WebSocketConnection : ISweepable
     private bool _outputDone;              // guarded by _writeLock
     private ushort _sentCloseCode;
 
-    internal WebSocketConnection(
-        ConnectionContext context,
-        IWebSocketSession session,
-        string? subprotocol,
-        ConnectionSettings settings,
-        ConnectionSweeper sweeper,
-        ILogger logger)
+    /// <summary>A connection whose handshake is still to come (<see cref="RunAsync"/>).</summary>
+    internal WebSocketConnection(ConnectionContext context, ConnectionSettings settings, ConnectionSweeper sweeper, ILogger logger)
     {
         _context = context;
         _input = context.Transport.Input;
         _output = context.Transport.Output;
-        _session = session;
         _settings = settings;
         _sweeper = sweeper;
         _logger = logger;
-        Subprotocol = subprotocol;
         _reader = new FrameReader(settings.Options.MaxMessageSize);
+    }
+
+    /// <summary>The upgrade was accepted for <paramref name="session"/>: called by the handshake, before the read loop.</summary>
+    internal void Accept(IWebSocketSession session, string? subprotocol)
+    {
+        _session = session;
+        Subprotocol = subprotocol;
     }
 
     public string ConnectionId => _context.ConnectionId;
     public EndPoint? RemoteEndPoint => _context.RemoteEndPoint;
-    public string? Subprotocol { get; }
+    public string? Subprotocol { get; private set; }
 
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last inbound bytes: any frame, pong included.</summary>
     public long LastInboundTimestamp => Volatile.Read(ref _lastInbound);
@@ -156,8 +156,16 @@ public sealed class WebSocketConnection : ISweepable
         }
     }
 
-    internal async Task RunAsync()
+    /// <summary>
+    /// The connection's life: the handshake (<paramref name="middleware"/>; a request that is not for us goes to
+    /// <paramref name="next"/> from there), then, when upgraded, the read loop until the connection ends.
+    /// </summary>
+    internal async Task RunAsync(WebSocketUpgradeMiddleware middleware, ConnectionDelegate next)
     {
+        if (!await middleware.HandshakeAsync(_context, next, this).ConfigureAwait(false))
+        {
+            return;
+        }
         ushort closeCode = WebSocketCloseCode.AbnormalClosure;
         _lastInbound = _settings.Time.GetTimestamp();
         int slot = _sweeper.Register(this);

@@ -34,26 +34,40 @@ public sealed class WebSocketUpgradeMiddleware
         _logger = logger;
     }
 
-    public async Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next)
+    /// <summary>
+    /// The connection's whole life is one async method, <see cref="WebSocketConnection.RunAsync"/>, whose task is the
+    /// one Kestrel waits for: it runs <see cref="HandshakeAsync(ConnectionContext, ConnectionDelegate, WebSocketConnection)"/>
+    /// first, then the read loop. A middleware method awaiting the read loop would keep its own state machine (144 B,
+    /// dotnet-gcdump) alive beside the loop's for as long as the connection is open.
+    /// </summary>
+    public Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next) =>
+        new WebSocketConnection(context, _settings, _sweeper, _logger).RunAsync(this, next);
+
+    /// <summary>
+    /// Reads the request head. True when <paramref name="connection"/> was upgraded (the 101 is sent and the session
+    /// given to it); false when the connection was not for us (handed to <paramref name="next"/>, which has run to
+    /// its end), when the upgrade was refused (the answer is sent), or when the client left or timed out.
+    /// </summary>
+    internal async Task<bool> HandshakeAsync(ConnectionContext context, ConnectionDelegate next, WebSocketConnection connection)
     {
         PipeReader input = context.Transport.Input;
         var deadline = new HandshakeDeadline(input, _settings.Time.GetTimestamp() + _settings.HandshakeTicks);
         int slot = _sweeper.Register(deadline);
-        WebSocketConnection? connection;
+        bool upgraded;
         try
         {
-            (bool ours, connection) = await HandshakeAsync(context, input, deadline).ConfigureAwait(false);
+            (bool ours, upgraded) = await HandshakeAsync(context, input, deadline, connection).ConfigureAwait(false);
             if (!ours)
             {
                 _sweeper.Unregister(slot);
                 slot = -1;
                 await next(context).ConfigureAwait(false);
-                return;
+                return false;
             }
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
         {
-            return; // the client left during the handshake
+            return false; // the client left during the handshake
         }
         finally
         {
@@ -62,18 +76,15 @@ public sealed class WebSocketUpgradeMiddleware
                 _sweeper.Unregister(slot);
             }
         }
-
-        if (connection is not null)
-        {
-            await connection.RunAsync().ConfigureAwait(false);
-        }
+        return upgraded;
     }
 
     /// <summary>
-    /// Returns (false, null) when the connection is not for us, (true, null) when the upgrade was refused
-    /// or abandoned (an answer, if any, was written), and (true, connection) when it was accepted.
+    /// Returns (false, false) when the connection is not for us, (true, false) when the upgrade was refused
+    /// or abandoned (an answer, if any, was written), and (true, true) when it was accepted.
     /// </summary>
-    private async Task<(bool Ours, WebSocketConnection? Connection)> HandshakeAsync(ConnectionContext context, PipeReader input, HandshakeDeadline deadline)
+    private async Task<(bool Ours, bool Upgraded)> HandshakeAsync(ConnectionContext context, PipeReader input, HandshakeDeadline deadline,
+        WebSocketConnection connection)
     {
         WebSocketServerOptions options = _settings.Options;
         bool ours = false;
@@ -89,7 +100,7 @@ public sealed class WebSocketUpgradeMiddleware
                 {
                     await RejectAsync(context, new HandshakeRejection(408, "Handshake timed out")).ConfigureAwait(false);
                 }
-                return (true, null);
+                return (true, false);
             }
 
             if (!ours)
@@ -100,7 +111,7 @@ public sealed class WebSocketUpgradeMiddleware
                     // Consumed and examined nothing: the HTTP parser starts from the first byte and does not
                     // wait for more data than it already has.
                     input.AdvanceTo(buffer.Start);
-                    return (false, null);
+                    return (false, false);
                 }
                 ours = match == RequestLineMatch.WebSocketPath;
             }
@@ -113,43 +124,44 @@ public sealed class WebSocketUpgradeMiddleware
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
                     await RejectAsync(context, rejection!).ConfigureAwait(false);
-                    return (true, null);
+                    return (true, false);
                 }
                 if (status == OperationStatus.Done)
                 {
                     input.AdvanceTo(headEnd);
-                    return (true, await UpgradeAsync(context, request!).ConfigureAwait(false));
+                    return (true, await UpgradeAsync(context, request!, connection).ConfigureAwait(false));
                 }
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted)
             {
-                return (true, null); // closed before a whole request line or head arrived
+                return (true, false); // closed before a whole request line or head arrived
             }
         }
     }
 
-    private async Task<WebSocketConnection?> UpgradeAsync(ConnectionContext context, WebSocketUpgradeRequest request)
+    private async Task<bool> UpgradeAsync(ConnectionContext context, WebSocketUpgradeRequest request, WebSocketConnection connection)
     {
         request.RemoteEndPoint = context.RemoteEndPoint;
         HandshakeRejection? rejection = HandshakeValidator.Validate(request, _settings.Options, out string acceptKey);
         if (rejection is not null)
         {
             await RejectAsync(context, rejection).ConfigureAwait(false);
-            return null;
+            return false;
         }
 
         WebSocketAcceptDecision decision = await _application.AcceptAsync(request, context.ConnectionClosed).ConfigureAwait(false);
         if (decision.Session is null)
         {
             await RejectAsync(context, decision.Rejection ?? new HandshakeRejection(403, "Forbidden")).ConfigureAwait(false);
-            return null;
+            return false;
         }
 
         HandshakeResponse.WriteSwitchingProtocols(context.Transport.Output, acceptKey, request.Subprotocol);
         await context.Transport.Output.FlushAsync().ConfigureAwait(false);
-        return new WebSocketConnection(context, decision.Session, request.Subprotocol, _settings, _sweeper, _logger);
+        connection.Accept(decision.Session, request.Subprotocol);
+        return true;
     }
 
     private async Task RejectAsync(ConnectionContext context, HandshakeRejection rejection)
