@@ -12,7 +12,7 @@ namespace ChatGateway.WebSockets.Connections;
 /// <summary>
 /// One open WebSocket over a Kestrel connection's pipes. Its read loop parses frames in place, answers
 /// pings, runs the close handshake and hands whole messages to the <see cref="IWebSocketSession"/>.
-/// Writes from any thread go through one lock, so frames never interleave; each send or batch is one flush.
+/// Writes from any thread go through one gate (<see cref="WriteGate"/>), so frames never interleave; each send or batch is one flush.
 /// <para>
 /// Idle cost: this object, one async state machine parked on the input pipe, and a sweeper slot; with
 /// Kestrel's zero-byte reads no input buffer is held while nothing arrives.
@@ -29,7 +29,7 @@ public sealed class WebSocketConnection : ISweepable
     private readonly ConnectionSettings _settings;
     private readonly ConnectionSweeper _sweeper;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private WriteGate _writeGate;          // one writer at a time; its waiters are guarded by a monitor on this object
 
     private FrameReader _reader;
     private byte[]? _fragments;            // reassembly of a fragmented message, pooled, only while one is open
@@ -40,8 +40,8 @@ public sealed class WebSocketConnection : ISweepable
     private long _lastPing;
     private long _closeDeadline;           // non-zero once this side sent a close frame
     private volatile Timeout _timeout;
-    private bool _closeSent;               // guarded by _writeLock
-    private bool _outputDone;              // guarded by _writeLock
+    private bool _closeSent;               // guarded by _writeGate
+    private bool _outputDone;              // guarded by _writeGate
     private ushort _sentCloseCode;
 
     /// <summary>A connection whose handshake is still to come (<see cref="RunAsync"/>).</summary>
@@ -94,7 +94,7 @@ public sealed class WebSocketConnection : ISweepable
     /// </summary>
     public async ValueTask<bool> SendAsync<TBatch>(TBatch batch) where TBatch : IFrameBatch
     {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        await EnterWriteAsync().ConfigureAwait(false);
         try
         {
             if (_closeSent || _outputDone)
@@ -111,7 +111,7 @@ public sealed class WebSocketConnection : ISweepable
         }
         finally
         {
-            _writeLock.Release();
+            _writeGate.Exit(this);
         }
     }
 
@@ -362,7 +362,7 @@ public sealed class WebSocketConnection : ISweepable
     private async ValueTask SendCloseAsync(ushort code, string? reason)
     {
         // A close must not hang behind a flush stuck on a client that stopped reading.
-        if (!await _writeLock.WaitAsync(_settings.Options.CloseTimeout).ConfigureAwait(false))
+        if (!await EnterWriteAsync(_settings.Options.CloseTimeout).ConfigureAwait(false))
         {
             Abort("close timed out");
             return;
@@ -393,16 +393,16 @@ public sealed class WebSocketConnection : ISweepable
         }
         finally
         {
-            _writeLock.Release();
+            _writeGate.Exit(this);
         }
     }
 
     private async ValueTask CompleteOutputAsync()
     {
-        if (!await _writeLock.WaitAsync(_settings.Options.CloseTimeout).ConfigureAwait(false))
+        if (!await EnterWriteAsync(_settings.Options.CloseTimeout).ConfigureAwait(false))
         {
             Abort("output stuck at close");
-            await _writeLock.WaitAsync().ConfigureAwait(false);
+            await EnterWriteAsync().ConfigureAwait(false);
         }
         try
         {
@@ -411,7 +411,36 @@ public sealed class WebSocketConnection : ISweepable
         }
         finally
         {
-            _writeLock.Release();
+            _writeGate.Exit(this);
+        }
+    }
+
+    /// <summary>Takes the write gate; false when <paramref name="timeout"/> passed first (the gate is then not held).</summary>
+    private ValueTask<bool> EnterWriteAsync(TimeSpan? timeout = null)
+    {
+        if (_writeGate.TryEnter())
+        {
+            return new ValueTask<bool>(true);
+        }
+        TaskCompletionSource? waiter = _writeGate.EnterOrQueue(this);
+        return waiter is null ? new ValueTask<bool>(true) : WaitForWriteAsync(waiter, timeout);
+    }
+
+    private async ValueTask<bool> WaitForWriteAsync(TaskCompletionSource waiter, TimeSpan? timeout)
+    {
+        if (timeout is not { } limit)
+        {
+            await waiter.Task.ConfigureAwait(false);
+            return true;
+        }
+        try
+        {
+            await waiter.Task.WaitAsync(limit).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return _writeGate.Abandon(waiter, this); // true: handed over just as the wait ended
         }
     }
 
