@@ -21,12 +21,7 @@ public sealed class ReportTests
                 new { scenario = "rate", server = "tcp", serverName = "raw TCP relay", offeredPerSecond = 20_000.0, rateHeld = false, p50Ms = 0.2, p99Ms = 1.1,
                       p999Ms = 5.5, maxMs = 9.0, serverCpuShare = 0.8 },
             ];
-            string json = Path.Combine(directory, "latest.json");
-            File.WriteAllText(json, JsonSerializer.Serialize(new { date = "2026-11-29", machine = "test", runtime = "10", command = "test", records }));
-
-            ResultsReport.Write(json, directory);
-
-            string md = File.ReadAllText(Path.Combine(directory, "latest.md"));
+            string md = WriteReport(directory, records);
             Assert.Contains("| ChatGateway | **5,200** | 5,400 | 10000→18000 |", md);
             Assert.Contains("| raw TCP relay | 1,000,000 | 99.0% | 80.0% | **1,010,101** |", md);
             Assert.Contains("| raw TCP relay | 20,000 | **no** |", md);
@@ -60,12 +55,7 @@ public sealed class ReportTests
                 Rate("gateway", "ChatGateway", pass: 2, held: false, p99: 1.5),
                 Rate("gateway", "ChatGateway", pass: 3, held: true, p99: 3.25),
             ];
-            string json = Path.Combine(directory, "latest.json");
-            File.WriteAllText(json, JsonSerializer.Serialize(new { date = "2026-11-30", machine = "test", runtime = "10", command = "test", records }));
-
-            ResultsReport.Write(json, directory);
-
-            string md = File.ReadAllText(Path.Combine(directory, "latest.md"));
+            string md = WriteReport(directory, records);
             Assert.Contains("### pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies; the median of 3 passes, interleaved", md);
             // One row per server: the median pass's own figures, then every pass in run order.
             Assert.Contains("| ChatGateway | 390,000 | 97.0% | 30.0% | **400,000** | 300,000 / 500,000 / 400,000 |", md);
@@ -78,6 +68,15 @@ public sealed class ReportTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>Writes <paramref name="records"/> as a results file in <paramref name="directory"/>, reports it, and returns latest.md.</summary>
+    private static string WriteReport(string directory, object[] records)
+    {
+        string json = Path.Combine(directory, "latest.json");
+        File.WriteAllText(json, JsonSerializer.Serialize(new { date = "2026-11-30", machine = "test", runtime = "10", command = "test", records }));
+        ResultsReport.Write(json, directory);
+        return File.ReadAllText(Path.Combine(directory, "latest.md"));
     }
 
     private static object Pairs(string server, string serverName, int pass, double perCpuSecond, double delivered) =>
