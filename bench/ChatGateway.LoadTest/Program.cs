@@ -85,25 +85,11 @@ for (int round = 1; round <= repeat; round++)
     }
     if (Runs("pairs"))
     {
-        for (int pass = 1; pass <= passes; pass++)
-        {
-            AnnouncePass("pairs", pass);
-            foreach (ServerKind kind in servers)
-            {
-                records.Add(Tagged(await PairsScenario.RunAsync(kind, pairs, window, warmup, seconds, secret), round, pass));
-            }
-        }
+        await InPassesAsync("pairs", round, kind => PairsScenario.RunAsync(kind, pairs, window, warmup, seconds, secret));
     }
     if (Runs("rate"))
     {
-        for (int pass = 1; pass <= passes; pass++)
-        {
-            AnnouncePass("rate", pass);
-            foreach (ServerKind kind in servers)
-            {
-                records.Add(Tagged(await RateScenario.RunAsync(kind, pairs, rate, warmup, seconds, secret), round, pass));
-            }
-        }
+        await InPassesAsync("rate", round, kind => RateScenario.RunAsync(kind, pairs, rate, warmup, seconds, secret));
     }
     if (Runs("group"))
     {
@@ -145,11 +131,19 @@ ChatGateway.LoadTest.Report.ResultsReport.Write(json, results);
 Console.WriteLine($"results: {json}, {Path.Combine(results, "latest.md")} and charts (*.png) beside them");
 return 0;
 
-void AnnouncePass(string name, int pass)
+// Every server once per pass, one after the other: a slow minute of the host falls on every server alike.
+async Task InPassesAsync(string name, int round, Func<ServerKind, Task<Dictionary<string, object>>> measure)
 {
-    if (passes > 1)
+    for (int pass = 1; pass <= passes; pass++)
     {
-        Console.WriteLine($"--- {name}: pass {pass} of {passes}");
+        if (passes > 1)
+        {
+            Console.WriteLine($"--- {name}: pass {pass} of {passes}");
+        }
+        foreach (ServerKind kind in servers)
+        {
+            records.Add(Tagged(await measure(kind), round, pass));
+        }
     }
 }
 

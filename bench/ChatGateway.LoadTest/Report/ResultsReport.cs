@@ -72,16 +72,21 @@ public static class ResultsReport
 
     private static void Table(StringBuilder md, string title, JsonElement[] rows, string[] header, Func<JsonElement, string[]> cells)
     {
-        if (rows.Length == 0)
+        if (rows.Length > 0)
         {
-            return;
+            WriteTable(md, title, header, rows.Select(cells));
         }
+    }
+
+    /// <summary>A Markdown table: the first column left-aligned, the figures right-aligned.</summary>
+    private static void WriteTable(StringBuilder md, string title, string[] header, IEnumerable<string[]> rows)
+    {
         md.AppendLine($"### {title}").AppendLine();
         md.AppendLine("| " + string.Join(" | ", header) + " |");
         md.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
-        foreach (JsonElement row in rows)
+        foreach (string[] row in rows)
         {
-            md.AppendLine("| " + string.Join(" | ", cells(row)) + " |");
+            md.AppendLine("| " + string.Join(" | ", row) + " |");
         }
         md.AppendLine();
     }
@@ -93,26 +98,23 @@ public static class ResultsReport
     private static void PassTable(StringBuilder md, string title, JsonElement[] rows, string key, string[] header,
         Func<JsonElement, JsonElement[], string[]> cells, Func<double, string> format)
     {
-        (JsonElement Median, JsonElement[] Passes)[] servers = [.. rows.GroupBy(r => (Round(r), Name(r))).Select(g =>
-        {
-            JsonElement[] passes = [.. g];
-            return (passes.OrderBy(r => r.GetProperty(key).GetDouble()).ElementAt(passes.Length / 2), passes);
-        })];
-        int most = servers.Length == 0 ? 0 : servers.Max(s => s.Passes.Length);
+        JsonElement[][] servers = [.. rows.GroupBy(r => (Round(r), Name(r))).Select(g => g.ToArray())];
+        int most = servers.Length == 0 ? 0 : servers.Max(passes => passes.Length);
         if (most <= 1)
         {
             Table(md, title, rows, header, r => cells(r, [r]));
             return;
         }
-        md.AppendLine($"### {title}; the median of {most} passes, interleaved").AppendLine();
-        md.AppendLine("| " + string.Join(" | ", header) + " | each pass |");
-        md.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")) + "---:|");
-        foreach ((JsonElement median, JsonElement[] passes) in servers)
-        {
-            string each = string.Join(" / ", passes.Select(r => format(r.GetProperty(key).GetDouble())));
-            md.AppendLine("| " + string.Join(" | ", cells(median, passes)) + " | " + each + " |");
-        }
-        md.AppendLine();
+        WriteTable(md, $"{title}; the median of {most} passes, interleaved", [.. header, "each pass"],
+            servers.Select(passes => (string[])[.. cells(MedianOf(passes, key), passes),
+                string.Join(" / ", passes.Select(r => format(r.GetProperty(key).GetDouble())))]));
+    }
+
+    /// <summary>The record with the median <paramref name="key"/> (the upper one of an even count).</summary>
+    private static JsonElement MedianOf(IEnumerable<JsonElement> records, string key)
+    {
+        JsonElement[] ordered = [.. records.OrderBy(r => r.GetProperty(key).GetDouble())];
+        return ordered[ordered.Length / 2];
     }
 
     private static string Held(JsonElement[] passes)
@@ -133,11 +135,7 @@ public static class ResultsReport
 
     /// <summary>Each server's median of <paramref name="key"/> over the rounds, in first-seen order.</summary>
     private static (string Server, double Value)[] Medians(JsonElement[] rows, string key) =>
-        [.. rows.GroupBy(Name).Select(g =>
-        {
-            double[] values = [.. g.Select(r => r.GetProperty(key).GetDouble()).Order()];
-            return (g.Key, values[values.Length / 2]);
-        })];
+        [.. rows.GroupBy(Name).Select(g => (g.Key, MedianOf(g, key).GetProperty(key).GetDouble()))];
 
     private static string ThroughputChart(JsonElement[] rows, string path)
     {
