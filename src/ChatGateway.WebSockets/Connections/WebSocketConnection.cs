@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
 using ChatGateway.WebSockets.Framing;
 using ChatGateway.WebSockets.Timeouts;
@@ -21,6 +22,9 @@ namespace ChatGateway.WebSockets.Connections;
 public sealed class WebSocketConnection : ISweepable
 {
     private enum Timeout { None, Idle, Close }
+
+    /// <summary><see cref="OnInputAsync"/>'s "the connection stays open": not a close code (those start at 1000).</summary>
+    private const ushort KeepReading = 0;
 
     private readonly ConnectionContext _context;
     private readonly PipeReader _input;
@@ -167,69 +171,24 @@ public sealed class WebSocketConnection : ISweepable
             return;
         }
         ushort closeCode = WebSocketCloseCode.AbnormalClosure;
+        bool failed = false;
         _lastInbound = _settings.Time.GetTimestamp();
         int slot = _sweeper.Register(this);
         try
         {
             _session.OnOpened(this);
-            bool open = true;
-            while (open)
+            while (true)
             {
+                // This loop is what an idle connection keeps alive, so it holds as little as it can across its
+                // awaits (its box is part of every connection's cost): a read's result is handed to OnInputAsync
+                // whole, and the frames, buffers and the parser's state live there, only while input is handled.
                 ReadResult result = await _input.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled && TimedOut())
+                ValueTask<ushort> handling = OnInputAsync(result);
+                ushort outcome = handling.IsCompletedSuccessfully ? handling.Result : await handling.ConfigureAwait(false);
+                if (outcome != KeepReading)
                 {
-                    closeCode = await OnTimeoutAsync().ConfigureAwait(false);
+                    closeCode = outcome;
                     break;
-                }
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    Volatile.Write(ref _lastInbound, _settings.Time.GetTimestamp());
-                }
-
-                while (open)
-                {
-                    OperationStatus status = _reader.TryRead(ref buffer, out Frame frame, out ushort errorCode);
-                    if (status == OperationStatus.NeedMoreData)
-                    {
-                        break;
-                    }
-                    if (status != OperationStatus.Done)
-                    {
-                        closeCode = await FailAsync(errorCode).ConfigureAwait(false);
-                        open = false;
-                        break;
-                    }
-
-                    switch (frame.Opcode)
-                    {
-                        case WebSocketOpcode.Ping:
-                            await SendAsync(WebSocketOpcode.Pong, frame.Payload).ConfigureAwait(false);
-                            break;
-                        case WebSocketOpcode.Pong:
-                            break; // unsolicited or an answer to our keep-alive: either way only activity
-                        case WebSocketOpcode.Close:
-                            closeCode = await OnCloseFrameAsync(frame.Payload).ConfigureAwait(false);
-                            open = false;
-                            break;
-                        default:
-                            if (!Volatile.Read(ref _closeSent))
-                            {
-                                await OnDataFrameAsync(frame).ConfigureAwait(false);
-                            }
-                            break;
-                    }
-                }
-
-                if (!open)
-                {
-                    _input.AdvanceTo(buffer.Start);
-                    break;
-                }
-                _input.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted)
-                {
-                    break; // TCP ended without a close frame: 1006
                 }
             }
         }
@@ -241,23 +200,91 @@ public sealed class WebSocketConnection : ISweepable
         {
             _logger.LogError(ex, "WebSocket {ConnectionId} failed in its session", ConnectionId);
             closeCode = WebSocketCloseCode.InternalError;
+            failed = true;
+        }
+
+        // The ending runs after the try rather than in a finally (the catches above take every exception): an await
+        // in a finally or a catch makes the state machine carry the pending exception and the exit path as fields,
+        // 24 B more in the box every open connection holds.
+        if (failed)
+        {
             await SendCloseAsync(closeCode, "internal error").ConfigureAwait(false);
         }
-        finally
+        _sweeper.Unregister(slot);
+        ReleaseFragments();
+        await CompleteOutputAsync().ConfigureAwait(false);
+        await _input.CompleteAsync().ConfigureAwait(false);
+        try
         {
-            _sweeper.Unregister(slot);
-            ReleaseFragments();
-            await CompleteOutputAsync().ConfigureAwait(false);
-            await _input.CompleteAsync().ConfigureAwait(false);
-            try
+            _session.OnClosed(this, closeCode);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "WebSocket {ConnectionId} session failed while closing", ConnectionId);
+        }
+    }
+
+    /// <summary>
+    /// Handles one read's input: every whole frame in it, in order. Returns <see cref="KeepReading"/>, or the close
+    /// code the connection ends with (after a close frame, a protocol error, a timeout or the end of TCP).
+    /// </summary>
+    /// <remarks>
+    /// Pooled: it suspends only when the session or a pong waits (backpressure), and then reuses a box instead of
+    /// allocating one per wait.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ushort> OnInputAsync(ReadResult result)
+    {
+        if (result.IsCanceled && TimedOut())
+        {
+            return await OnTimeoutAsync().ConfigureAwait(false);
+        }
+        ReadOnlySequence<byte> buffer = result.Buffer;
+        if (!buffer.IsEmpty)
+        {
+            Volatile.Write(ref _lastInbound, _settings.Time.GetTimestamp());
+        }
+
+        ushort closeCode = KeepReading;
+        while (closeCode == KeepReading)
+        {
+            OperationStatus status = _reader.TryRead(ref buffer, out Frame frame, out ushort errorCode);
+            if (status == OperationStatus.NeedMoreData)
             {
-                _session.OnClosed(this, closeCode);
+                break;
             }
-            catch (Exception ex)
+            if (status != OperationStatus.Done)
             {
-                _logger.LogError(ex, "WebSocket {ConnectionId} session failed while closing", ConnectionId);
+                closeCode = await FailAsync(errorCode).ConfigureAwait(false);
+                break;
+            }
+
+            switch (frame.Opcode)
+            {
+                case WebSocketOpcode.Ping:
+                    await SendAsync(WebSocketOpcode.Pong, frame.Payload).ConfigureAwait(false);
+                    break;
+                case WebSocketOpcode.Pong:
+                    break; // unsolicited or an answer to our keep-alive: either way only activity
+                case WebSocketOpcode.Close:
+                    closeCode = await OnCloseFrameAsync(frame.Payload).ConfigureAwait(false);
+                    break;
+                default:
+                    if (!Volatile.Read(ref _closeSent))
+                    {
+                        await OnDataFrameAsync(frame).ConfigureAwait(false);
+                    }
+                    break;
             }
         }
+
+        if (closeCode != KeepReading)
+        {
+            _input.AdvanceTo(buffer.Start);
+            return closeCode;
+        }
+        _input.AdvanceTo(buffer.Start, buffer.End);
+        return result.IsCompleted ? WebSocketCloseCode.AbnormalClosure : KeepReading; // TCP ended without a close frame: 1006
     }
 
     private bool TimedOut() => _timeout switch
