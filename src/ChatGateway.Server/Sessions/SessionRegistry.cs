@@ -4,12 +4,17 @@ namespace ChatGateway.Server.Sessions;
 
 /// <summary>
 /// The sessions open on this node, by user. Fan-out reads a user's sessions as an immutable array snapshot,
-/// without locking; registering and unregistering copy the (small, bounded) array under the user's lock.
+/// without locking; registering and unregistering replace the user's (small, bounded) array with a compare-and-swap,
+/// retried when another change to the same user came first.
+/// <para>
+/// The dictionary holds the array itself, with no entry object around it: a user with one device costs a dictionary
+/// node and a one-slot array, 32 B less per connection than an entry with a lock.
+/// </para>
 /// Bound: <see cref="Messaging.ChatOptions.MaxSessionsPerUser"/> per user: registering one more evicts the oldest.
 /// </summary>
 public sealed class SessionRegistry
 {
-    private readonly ConcurrentDictionary<long, UserSessions> _users = new();
+    private readonly ConcurrentDictionary<long, ChatSession[]> _users = new();
     private readonly int _maxPerUser;
     private int _count;
 
@@ -22,18 +27,24 @@ public sealed class SessionRegistry
     {
         while (true)
         {
-            UserSessions entry = _users.GetOrAdd(session.UserId, static _ => new UserSessions());
-            lock (entry)
+            if (!_users.TryGetValue(session.UserId, out ChatSession[]? current))
             {
-                if (entry.Removed)
+                if (_users.TryAdd(session.UserId, [session]))
                 {
-                    continue; // raced with the removal of an emptied entry: take a fresh one
+                    Interlocked.Increment(ref _count);
+                    return null;
                 }
-                ChatSession[] current = entry.Sessions;
-                ChatSession? evicted = current.Length >= _maxPerUser ? current[0] : null;
-                ChatSession[] next = evicted is null ? [.. current, session] : [.. current[1..], session];
-                entry.Sessions = next;
-                Interlocked.Add(ref _count, evicted is null ? 1 : 0);
+                continue; // another session of the user registered first
+            }
+            ChatSession? evicted = current.Length >= _maxPerUser ? current[0] : null;
+            ChatSession[] next = evicted is null ? [.. current, session] : [.. current[1..], session];
+            // Arrays compare by reference: the swap happens only if nobody replaced the array since it was read.
+            if (_users.TryUpdate(session.UserId, next, current))
+            {
+                if (evicted is null)
+                {
+                    Interlocked.Increment(ref _count);
+                }
                 return evicted;
             }
         }
@@ -41,44 +52,35 @@ public sealed class SessionRegistry
 
     public void Unregister(ChatSession session)
     {
-        if (!_users.TryGetValue(session.UserId, out UserSessions? entry))
+        while (_users.TryGetValue(session.UserId, out ChatSession[]? current))
         {
-            return;
-        }
-        lock (entry)
-        {
-            int index = Array.IndexOf(entry.Sessions, session);
+            int index = Array.IndexOf(current, session);
             if (index < 0)
             {
                 return; // evicted earlier
             }
-            entry.Sessions = [.. entry.Sessions[..index], .. entry.Sessions[(index + 1)..]];
-            Interlocked.Decrement(ref _count);
-            if (entry.Sessions.Length == 0)
+            bool swapped = current.Length == 1
+                ? _users.TryRemove(new KeyValuePair<long, ChatSession[]>(session.UserId, current))
+                : _users.TryUpdate(session.UserId, [.. current[..index], .. current[(index + 1)..]], current);
+            if (swapped)
             {
-                entry.Removed = true;
-                _users.TryRemove(new KeyValuePair<long, UserSessions>(session.UserId, entry));
+                Interlocked.Decrement(ref _count);
+                return;
             }
         }
     }
 
     /// <summary>The user's open sessions on this node (empty when none): a snapshot, safe to iterate.</summary>
-    public ChatSession[] SessionsOf(long user) => _users.TryGetValue(user, out UserSessions? entry) ? entry.Sessions : [];
+    public ChatSession[] SessionsOf(long user) => _users.TryGetValue(user, out ChatSession[]? sessions) ? sessions : [];
 
     /// <summary>Every open session (for sweeps and shutdown); allocates, not for hot paths.</summary>
     public List<ChatSession> All()
     {
         var all = new List<ChatSession>(Count);
-        foreach (UserSessions entry in _users.Values)
+        foreach (ChatSession[] sessions in _users.Values)
         {
-            all.AddRange(entry.Sessions);
+            all.AddRange(sessions);
         }
         return all;
-    }
-
-    private sealed class UserSessions
-    {
-        public volatile ChatSession[] Sessions = [];
-        public bool Removed;
     }
 }
