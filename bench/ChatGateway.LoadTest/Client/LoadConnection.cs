@@ -266,7 +266,9 @@ public sealed class LoadConnection : IDisposable
     public bool ReceiveAvailable(Targets.Wire wire, Targets.IInbound inbound)
     {
         MakeRoom();
-        int read = ChatGateway.WebSockets.Transport.NonBlockingSocket.Receive(_socket, _receive.AsSpan(_receiveEnd), out SocketError error);
+        int read = ChatGateway.WebSockets.Transport.NonBlockingSocket.Supported
+            ? ChatGateway.WebSockets.Transport.NonBlockingSocket.Receive(_socket.SafeHandle, _receive.AsSpan(_receiveEnd), out SocketError error)
+            : _socket.Receive(_receive.AsSpan(_receiveEnd), SocketFlags.None, out error);
         if (error == SocketError.WouldBlock)
         {
             return true;

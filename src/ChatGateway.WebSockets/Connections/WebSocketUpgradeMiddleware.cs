@@ -143,7 +143,7 @@ public sealed class WebSocketUpgradeMiddleware
 
     private async Task<bool> UpgradeAsync(ConnectionContext context, WebSocketUpgradeRequest request, WebSocketConnection connection)
     {
-        request.RemoteEndPoint = context.RemoteEndPoint;
+        request.Connection = context;
         HandshakeRejection? rejection = HandshakeValidator.Validate(request, _settings.Options, out string acceptKey);
         if (rejection is not null)
         {

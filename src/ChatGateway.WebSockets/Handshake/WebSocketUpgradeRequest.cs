@@ -27,8 +27,14 @@ public sealed class WebSocketUpgradeRequest
     public string Version { get; }
     public IReadOnlyList<KeyValuePair<string, string>> Headers => _headers;
 
-    /// <summary>The connection's remote address, set by the middleware.</summary>
-    public EndPoint? RemoteEndPoint { get; internal set; }
+    /// <summary>
+    /// The connection's remote address, asked of the connection when read: the transport makes it only on demand
+    /// (72 B per connection otherwise, for an address most applications never look at).
+    /// </summary>
+    public EndPoint? RemoteEndPoint => Connection?.RemoteEndPoint;
+
+    /// <summary>The connection the request came on, set by the middleware.</summary>
+    internal Microsoft.AspNetCore.Connections.ConnectionContext? Connection { get; set; }
 
     /// <summary>The subprotocol the server picked, if any; set after validation.</summary>
     public string? Subprotocol { get; internal set; }

@@ -17,11 +17,11 @@ namespace ChatGateway.WebSockets.Transport;
 /// drained by a loop of its own, so a received frame reaches the application one thread-pool hop after the
 /// socket read and a flushed frame reaches the socket one hop after the flush; and each connection keeps both
 /// pipes, a receiver and the loops' state (~3.4 KB managed while idle, docs/benchmarks.md). An idle direct
-/// connection holds the socket, a slot in the <see cref="ReadinessPoller"/> and this object: no buffer and no
-/// pending operation.
+/// connection holds its descriptor (no <see cref="System.Net.Sockets.Socket"/> on Linux: <see cref="NonBlockingSocket"/>),
+/// a slot in the <see cref="ReadinessPoller"/> and this object: no buffer and no pending operation.
 /// </para>
 /// </summary>
-internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
+internal sealed partial class DirectSocketConnection : ConnectionContext, IDuplexPipe,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature,
     IConnectionEndPointFeature, IMemoryPoolFeature
 {
@@ -33,10 +33,10 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
 
     private static long s_lastId;
 
-    private readonly Socket _socket;
+    private readonly SafeSocketHandle _handle;
+    private Socket? _socket; // the accepted Socket where bare descriptors are not supported; else made on demand
     private readonly long _number;
     private readonly CancellationTokenSource _closed = new();
-    private readonly ConnectionFeatures _features;
     private readonly SocketPipeReader _reader;
     private readonly SocketPipeWriter _writer;
     private IDuplexPipe? _transport;
@@ -46,17 +46,73 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
     private EndPoint? _remoteEndPoint;
     private int _aborted;
 
-    /// <param name="socket">An accepted socket; the connection owns it from here.</param>
+    /// <summary>A connection on an accepted descriptor (<see cref="NonBlockingSocket.Supported"/> platforms).</summary>
+    /// <param name="handle">An accepted socket's descriptor; the connection owns it from here.</param>
     /// <param name="maxReadBufferBytes">The most unconsumed input a connection holds (<see cref="SocketPipeReader"/>).</param>
-    public DirectSocketConnection(Socket socket, int maxReadBufferBytes)
+    /// <param name="poller">Reports input (null: a zero-byte receive waits for it instead).</param>
+    public DirectSocketConnection(SafeSocketHandle handle, int maxReadBufferBytes, ReadinessPoller? poller)
+        : this(handle, socket: null, maxReadBufferBytes, poller)
     {
-        NonBlockingSocket.Prepare(socket); // receives and sends return WouldBlock instead of waiting
-        _socket = socket;
-        _number = Interlocked.Increment(ref s_lastId);
-        _features = new ConnectionFeatures(this);
-        _reader = new SocketPipeReader(socket, maxReadBufferBytes, _closed, ReadinessPoller.Shared);
-        _writer = new SocketPipeWriter(socket);
+        if (!NonBlockingSocket.Supported)
+        {
+            throw new PlatformNotSupportedException("a bare descriptor needs the non-blocking calls of NonBlockingSocket");
+        }
     }
+
+    /// <summary>A connection on an accepted <see cref="Socket"/>; it owns the socket from here.</summary>
+    public DirectSocketConnection(Socket socket, int maxReadBufferBytes, ReadinessPoller? poller)
+        : this(socket.SafeHandle, socket, maxReadBufferBytes, poller)
+    {
+    }
+
+    private DirectSocketConnection(SafeSocketHandle handle, Socket? socket, int maxReadBufferBytes, ReadinessPoller? poller)
+    {
+        _handle = handle;
+        _socket = socket;
+        if (socket is not null)
+        {
+            NonBlockingSocket.Prepare(socket); // receives and sends return WouldBlock instead of waiting
+        }
+        _number = Interlocked.Increment(ref s_lastId);
+        _reader = new SocketPipeReader(this, maxReadBufferBytes, _closed, poller);
+        _writer = new SocketPipeWriter(this);
+    }
+
+    /// <summary>The descriptor, for the readiness poller.</summary>
+    internal SafeSocketHandle Handle => _handle;
+
+    /// <summary>
+    /// The connection as a <see cref="Socket"/>, for what only a Socket does: a send that has to wait for room (a slow
+    /// reader), a zero-byte receive where there is no poller, the endpoints. Made at the first need and kept until the
+    /// connection is disposed (its finalizer would close the descriptor).
+    /// </summary>
+    internal Socket Socket
+    {
+        get
+        {
+            if (Volatile.Read(ref _socket) is { } socket)
+            {
+                return socket;
+            }
+            lock (_handle)
+            {
+                return _socket ??= new Socket(_handle);
+            }
+        }
+    }
+
+    /// <summary>Whether a <see cref="Socket"/> was made (or accepted) for this connection: the cost an idle one avoids.</summary>
+    internal bool HasSocket => Volatile.Read(ref _socket) is not null;
+
+    /// <summary>Bytes received without waiting (0: the peer finished sending), or the error (<see cref="SocketError.WouldBlock"/>: nothing there).</summary>
+    internal int Receive(Span<byte> buffer, out SocketError error) => NonBlockingSocket.Supported
+        ? NonBlockingSocket.Receive(_handle, buffer, out error)
+        : _socket!.Receive(buffer, SocketFlags.None, out error);
+
+    /// <summary>Bytes sent without waiting (possibly fewer than given), or the error (<see cref="SocketError.WouldBlock"/>: the send buffer is full).</summary>
+    internal int Send(ReadOnlySpan<byte> buffer, out SocketError error) => NonBlockingSocket.Supported
+        ? NonBlockingSocket.Send(_handle, buffer, out error)
+        : _socket!.Send(buffer, SocketFlags.None, out error);
 
     internal static bool Implements(Type feature) => Array.IndexOf(ImplementedFeatures, feature) >= 0;
 
@@ -66,7 +122,7 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
         set => _id = value;
     }
 
-    public override IFeatureCollection Features => _features;
+    public override IFeatureCollection Features => this; // DirectSocketConnection.Features.cs
 
     public override IDictionary<object, object?> Items
     {
@@ -91,16 +147,30 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
         set => throw new NotSupportedException("the transport signals its own closing");
     }
 
+    /// <summary>Asked of the socket at the first use (null once the connection is closed).</summary>
     public override EndPoint? LocalEndPoint
     {
-        get => _localEndPoint ??= _socket.LocalEndPoint;
+        get => _localEndPoint ??= EndPointOf(static socket => socket.LocalEndPoint);
         set => _localEndPoint = value;
     }
 
+    /// <summary>Asked of the socket at the first use (null once the connection is closed or reset).</summary>
     public override EndPoint? RemoteEndPoint
     {
-        get => _remoteEndPoint ??= _socket.RemoteEndPoint;
+        get => _remoteEndPoint ??= EndPointOf(static socket => socket.RemoteEndPoint);
         set => _remoteEndPoint = value;
+    }
+
+    private EndPoint? EndPointOf(Func<Socket, EndPoint?> read)
+    {
+        try
+        {
+            return read(Socket);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
     }
 
     public MemoryPool<byte> MemoryPool => MemoryPool<byte>.Shared;
@@ -118,7 +188,14 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
         }
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            if (NonBlockingSocket.Supported)
+            {
+                NonBlockingSocket.Shutdown(_handle); // an error (ENOTCONN: reset already) leaves nothing to shut
+            }
+            else
+            {
+                _socket!.Shutdown(SocketShutdown.Both);
+            }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -137,7 +214,8 @@ internal sealed class DirectSocketConnection : ConnectionContext, IDuplexPipe,
         // them returns their buffers to the pool.
         _reader.Complete();
         _writer.Complete();
-        _socket.Dispose();
+        Volatile.Read(ref _socket)?.Dispose(); // a socket made from the descriptor closes it
+        _handle.Dispose();
         return ValueTask.CompletedTask;
         // The token source has no timer, so it needs no disposal; it stays valid for whoever still holds the token.
     }

@@ -34,7 +34,7 @@ internal sealed class DirectSocketListener : IConnectionListener
     private readonly Socket _socket;
     private readonly int _maxReadBufferBytes;
     private readonly ILogger _logger;
-    private readonly Channel<Socket> _accepted = Channel.CreateBounded<Socket>(new BoundedChannelOptions(AcceptedQueue)
+    private readonly Channel<DirectSocketConnection> _accepted = Channel.CreateBounded<DirectSocketConnection>(new BoundedChannelOptions(AcceptedQueue)
     {
         SingleReader = true,
         SingleWriter = true,
@@ -87,9 +87,9 @@ internal sealed class DirectSocketListener : IConnectionListener
         {
             while (await _accepted.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (_accepted.Reader.TryRead(out Socket? client))
+                if (_accepted.Reader.TryRead(out DirectSocketConnection? connection))
                 {
-                    return new DirectSocketConnection(client, _maxReadBufferBytes);
+                    return connection;
                 }
             }
         }
@@ -105,10 +105,10 @@ internal sealed class DirectSocketListener : IConnectionListener
         {
             while (true)
             {
-                Socket client;
+                DirectSocketConnection? client;
                 try
                 {
-                    client = _socket.Accept();
+                    client = Accept();
                 }
                 catch (Exception) when (_stopped)
                 {
@@ -129,21 +129,16 @@ internal sealed class DirectSocketListener : IConnectionListener
                     Thread.Sleep(AcceptRetryDelay);
                     continue;
                 }
-                try
+                if (client is null)
                 {
-                    client.NoDelay = true; // frames are flushed whole; Nagle would hold a small ack back for the previous one's ACK
-                }
-                catch (SocketException)
-                {
-                    client.Dispose(); // gone already (reset right after the handshake): nothing to hand out
-                    continue;
+                    continue; // gone already (reset right after the handshake): nothing to hand out
                 }
                 while (!_accepted.Writer.TryWrite(client))
                 {
                     // Kestrel takes connections more slowly than they come: wait for room (a dedicated thread may block).
                     if (_stopped || !_accepted.Writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
                     {
-                        client.Dispose();
+                        client.DisposeAsync().AsTask().GetAwaiter().GetResult(); // completes synchronously
                         return;
                     }
                 }
@@ -155,14 +150,45 @@ internal sealed class DirectSocketListener : IConnectionListener
         }
     }
 
+    /// <summary>
+    /// Waits for the next client: a connection on its bare descriptor where <see cref="NonBlockingSocket"/> allows
+    /// (no <see cref="Socket"/> object per connection), through <see cref="Socket.Accept"/> elsewhere. Null when the
+    /// client was gone before it could be set up. Throws <see cref="SocketException"/> as <see cref="Socket.Accept"/> does.
+    /// </summary>
+    private DirectSocketConnection? Accept()
+    {
+        if (!NonBlockingSocket.Supported)
+        {
+            Socket socket = _socket.Accept();
+            try
+            {
+                socket.NoDelay = true; // frames are flushed whole; Nagle would hold a small ack back for the previous one's ACK
+            }
+            catch (SocketException)
+            {
+                socket.Dispose();
+                return null;
+            }
+            return new DirectSocketConnection(socket, _maxReadBufferBytes, ReadinessPoller.Shared);
+        }
+        SafeSocketHandle handle = NonBlockingSocket.Accept(_socket.SafeHandle, out SocketError error)
+            ?? throw new SocketException((int)error);
+        if (NonBlockingSocket.SetNoDelay(handle) != SocketError.Success)
+        {
+            handle.Dispose();
+            return null;
+        }
+        return new DirectSocketConnection(handle, _maxReadBufferBytes, ReadinessPoller.Shared);
+    }
+
     private void Stop()
     {
         _stopped = true;
         _socket.Dispose();
         _accepted.Writer.TryComplete();
-        while (_accepted.Reader.TryRead(out Socket? client))
+        while (_accepted.Reader.TryRead(out DirectSocketConnection? client))
         {
-            client.Dispose(); // accepted, never handed to Kestrel
+            client.DisposeAsync().AsTask().GetAwaiter().GetResult(); // accepted, never handed to Kestrel; completes synchronously
         }
     }
 

@@ -6,6 +6,7 @@ namespace ChatGateway.WebSockets.Transport;
 internal static class Errno
 {
     public const int Interrupted = 4; // EINTR
+    public const int InvalidArgument = 22; // EINVAL: accept on a socket that no longer listens (closed under the call)
 
     public static SocketError ToSocketError(int errno) => errno switch
     {

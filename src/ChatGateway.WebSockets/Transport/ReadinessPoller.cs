@@ -98,7 +98,7 @@ internal sealed unsafe class ReadinessPoller
     /// Watches <paramref name="socket"/> for input until <see cref="Unregister"/>; false if the kernel refused (the
     /// caller then waits with a zero-byte receive). If bytes are already waiting, the target hears of it at once.
     /// </summary>
-    public bool TryRegister(Socket socket, IReadinessTarget target, out long token)
+    public bool TryRegister(SafeSocketHandle socket, IReadinessTarget target, out long token)
     {
         int slot;
         uint generation;
@@ -125,7 +125,7 @@ internal sealed unsafe class ReadinessPoller
             Events = Epoll.In | Epoll.RdHup | Epoll.EdgeTriggered,
             Data = (ulong)token,
         };
-        if (Epoll.Control(_epoll, Epoll.CtlAdd, (int)socket.SafeHandle.DangerousGetHandle(), &watched) != 0)
+        if (Epoll.Control(_epoll, Epoll.CtlAdd, (int)socket.DangerousGetHandle(), &watched) != 0)
         {
             Release(slot); // ENOSPC past fs.epoll.max_user_watches, ENOMEM
             return false;
@@ -134,10 +134,10 @@ internal sealed unsafe class ReadinessPoller
     }
 
     /// <summary>Stops watching; call before the socket is closed. The target hears nothing more of it.</summary>
-    public void Unregister(Socket socket, long token)
+    public void Unregister(SafeSocketHandle socket, long token)
     {
         // Removing a descriptor already closed fails (EBADF): closing it removed it from the set already.
-        Epoll.Control(_epoll, Epoll.CtlDel, (int)socket.SafeHandle.DangerousGetHandle(), null);
+        Epoll.Control(_epoll, Epoll.CtlDel, (int)socket.DangerousGetHandle(), null);
         Release((int)token);
     }
 

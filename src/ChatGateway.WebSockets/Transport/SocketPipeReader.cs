@@ -34,7 +34,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     /// <summary>The first buffer rented once bytes arrive; larger ones only for frames that need them.</summary>
     public const int MinimumBufferBytes = 4 * 1024;
 
-    private readonly Socket _socket;
+    private readonly DirectSocketConnection _connection;
     private readonly int _maxBufferBytes;
     private readonly CancellationTokenSource? _closed;
     private readonly ReadinessPoller? _poller;
@@ -56,16 +56,16 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private bool _completed; // the application is done reading
     private Exception? _error;
 
-    /// <param name="socket">A connected socket, prepared by <see cref="NonBlockingSocket.Prepare"/>.</param>
+    /// <param name="connection">The connection whose socket this reads.</param>
     /// <param name="maxBufferBytes">The most unconsumed input held; more fails the connection.</param>
     /// <param name="closed">Canceled when a receive finds the peer gone (the connection's <c>ConnectionClosed</c>).</param>
     /// <param name="poller">Reports input; null (or a refused registration) waits with a zero-byte receive instead.</param>
-    public SocketPipeReader(Socket socket, int maxBufferBytes, CancellationTokenSource? closed = null, ReadinessPoller? poller = null)
+    public SocketPipeReader(DirectSocketConnection connection, int maxBufferBytes, CancellationTokenSource? closed = null, ReadinessPoller? poller = null)
     {
-        _socket = socket;
+        _connection = connection;
         _closed = closed;
         _maxBufferBytes = Math.Max(maxBufferBytes, MinimumBufferBytes);
-        if (poller is not null && poller.TryRegister(socket, this, out _registration))
+        if (poller is not null && poller.TryRegister(connection.Handle, this, out _registration))
         {
             _poller = poller;
             _registered = true;
@@ -190,7 +190,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         }
         if (unregister)
         {
-            _poller!.Unregister(_socket, _registration); // before the connection closes the socket
+            _poller!.Unregister(_connection.Handle, _registration); // before the connection closes the socket
         }
         if (!pending)
         {
@@ -269,7 +269,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             }
         }
         int space = _buffer.Length - _end;
-        int received = NonBlockingSocket.Receive(_socket, _buffer.AsSpan(_end), out SocketError error);
+        int received = _connection.Receive(_buffer.AsSpan(_end), out SocketError error);
         switch (error)
         {
             case SocketError.Success when received > 0:
@@ -374,7 +374,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         if (!_registered)
         {
             _readable ??= new ReadableSignal(this);
-            if (_readable.Start(_socket))
+            if (_readable.Start(_connection.Socket))
             {
                 return true;
             }

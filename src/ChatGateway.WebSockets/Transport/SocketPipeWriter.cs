@@ -15,7 +15,7 @@ namespace ChatGateway.WebSockets.Transport;
 /// flush. One writer at a time, as for any <see cref="PipeWriter"/>.
 /// </para>
 /// </summary>
-internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
+internal sealed class SocketPipeWriter(DirectSocketConnection connection) : PipeWriter
 {
     /// <summary>The smallest buffer rented for writing; a flush sends it with one system call when the socket has room.</summary>
     public const int MinimumBufferBytes = 16 * 1024;
@@ -78,7 +78,7 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
         int sent = 0;
         while (sent < _written)
         {
-            int n = NonBlockingSocket.Send(socket, _buffer.AsSpan(sent, _written - sent), out SocketError error);
+            int n = connection.Send(_buffer.AsSpan(sent, _written - sent), out SocketError error);
             if (error == SocketError.WouldBlock)
             {
                 return SendRestAsync(sent, cancellationToken);
@@ -106,7 +106,7 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
                 int n;
                 try
                 {
-                    (n, error) = await sender.SendAsync(socket, _buffer.AsMemory(sent, _written - sent), cancellationToken).ConfigureAwait(false);
+                    (n, error) = await sender.SendAsync(connection.Socket, _buffer.AsMemory(sent, _written - sent), cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -153,7 +153,7 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
         int sent = 0;
         while (_failure is null && exception is null && sent < _written)
         {
-            int n = NonBlockingSocket.Send(socket, _buffer.AsSpan(sent, _written - sent), out SocketError error);
+            int n = connection.Send(_buffer.AsSpan(sent, _written - sent), out SocketError error);
             if (error != SocketError.Success || n == 0)
             {
                 break;

@@ -270,6 +270,24 @@ public sealed class DirectSocketTransportTests
     }
 
     [Fact]
+    public async Task An_accepted_connection_holds_no_Socket_until_asked_for_an_endpoint_and_has_Nagle_off()
+    {
+        await using Pair pair = await Pair.ConnectAsync();
+        var server = (DirectSocketConnection)pair.Server;
+        Assert.True(NonBlockingSocket.Supported, "the gateway's target (Linux) accepts bare descriptors");
+        await pair.Client.SendAsync("ping"u8.ToArray());
+        ReadResult read = await server.Transport.Input.ReadAsync().AsTask().WaitAsync(Timeout);
+        server.Transport.Input.AdvanceTo(read.Buffer.End);
+        await server.Transport.Output.WriteAsync("pong"u8.ToArray());
+        Assert.False(server.HasSocket); // reading and writing need only the descriptor
+
+        Assert.Equal(pair.Client.LocalEndPoint, server.RemoteEndPoint);
+        Assert.Equal(pair.Client.RemoteEndPoint, server.LocalEndPoint);
+        Assert.True(server.HasSocket);
+        Assert.True(server.Socket.NoDelay); // set on the descriptor at accept
+    }
+
+    [Fact]
     public async Task ConnectionClosed_callbacks_run_off_the_aborting_thread_and_cannot_make_Abort_throw()
     {
         await using Pair pair = await Pair.ConnectAsync();

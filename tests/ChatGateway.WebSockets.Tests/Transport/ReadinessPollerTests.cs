@@ -220,8 +220,8 @@ public sealed class ReadinessPollerTests
             Task<Socket> accepting = listener.AcceptAsync();
             await client.ConnectAsync(listener.LocalEndPoint!);
             Socket server = await accepting;
-            NonBlockingSocket.Prepare(server);
-            return new ReaderOnSocket(client, server, new SocketPipeReader(server, 1 << 20, poller: poller));
+            var connection = new DirectSocketConnection(server, 1 << 20, poller);
+            return new ReaderOnSocket(client, server, (SocketPipeReader)connection.Transport.Input);
         }
 
         public void Dispose()
