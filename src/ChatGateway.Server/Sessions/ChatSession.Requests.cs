@@ -42,7 +42,7 @@ public sealed partial class ChatSession
         ClientRequest request;
         try
         {
-            request = ClientRequestReader.Read(payload, ref _members, _options.MaxGroupMembers, out _);
+            request = ClientRequestReader.Read(payload, ref _members, Options.MaxGroupMembers, out _);
         }
         catch (ProtocolException ex)
         {
@@ -181,7 +181,7 @@ public sealed partial class ChatSession
     private void Send(in ClientRequest request)
     {
         uint rid = request.RequestId;
-        if (request.Body.Length > _options.MaxBodyBytes)
+        if (request.Body.Length > Options.MaxBodyBytes)
         {
             SendError(rid, ErrorCode.TooLarge, "the body is larger than the server's limit (see Hello)");
             return;
@@ -232,7 +232,7 @@ public sealed partial class ChatSession
     private void CreateGroup(in ClientRequest request)
     {
         DistinctUsers(Members, Scratch, withoutCaller: true);
-        if (Scratch.Count + 1 > _options.MaxGroupMembers)
+        if (Scratch.Count + 1 > Options.MaxGroupMembers)
         {
             SendError(request.RequestId, ErrorCode.GroupFull, "more members than the group limit (see Hello)");
             return;
@@ -278,7 +278,7 @@ public sealed partial class ChatSession
             {
                 newcomers += store.IsMember(conversation, user) ? 0 : 1;
             }
-            if (store.GetConversation(conversation).MemberCount + newcomers > _options.MaxGroupMembers)
+            if (store.GetConversation(conversation).MemberCount + newcomers > Options.MaxGroupMembers)
             {
                 SendError(rid, ErrorCode.GroupFull, "the group would exceed the member limit (see Hello)");
                 return;
@@ -395,7 +395,7 @@ public sealed partial class ChatSession
         return CheckMember(request.RequestId, request.Conversation);
     }
 
-    private int PageLimit(int asked) => Math.Min(asked, _options.MaxPageMessages);
+    private int PageLimit(int asked) => Math.Min(asked, Options.MaxPageMessages);
 
     /// <summary>
     /// Sends <paramref name="page"/> as a SyncResult (and returns the page to the pool), cut at <see cref="ChatOptions.MaxPageBytes"/> (always at least one
@@ -411,7 +411,7 @@ public sealed partial class ChatSession
         for (int k = 0; k < messages.Count; k++)
         {
             int next = ServerMessageWriter.SyncMessageMaxSize(messages[keepNewest ? messages.Count - 1 - k : k].Body.Length);
-            if (size + next > _options.MaxPageBytes && count > 0)
+            if (size + next > Options.MaxPageBytes && count > 0)
             {
                 break;
             }
@@ -445,7 +445,7 @@ public sealed partial class ChatSession
             SendError(request.RequestId, ErrorCode.BadRequest, "limit must be at least 1 and cursor at least 0");
             return;
         }
-        int limit = Math.Min(request.Limit, _options.MaxListConversations);
+        int limit = Math.Min(request.Limit, Options.MaxListConversations);
         ShardedStore store = _node.Store;
         var found = new List<ConversationSummary>(Math.Min(limit, 64));
         long position = 0; // over the user's conversations of shard 0, then shard 1, ...

@@ -26,13 +26,11 @@ public sealed class WebSocketConnection : ISweepable
     /// <summary><see cref="OnInputAsync"/>'s "the connection stays open": not a close code (those start at 1000).</summary>
     private const ushort KeepReading = 0;
 
+    // Every field here is paid once per open connection: what all connections share (options, sweeper, logger) is
+    // reached through _settings, and the pipes through the context.
     private readonly ConnectionContext _context;
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
     private IWebSocketSession _session = null!; // set by Accept, before the read loop starts
     private readonly ConnectionSettings _settings;
-    private readonly ConnectionSweeper _sweeper;
-    private readonly ILogger _logger;
     private WriteGate _writeGate;          // one writer at a time; its waiters are guarded by a monitor on this object
 
     private FrameReader _reader;
@@ -49,14 +47,10 @@ public sealed class WebSocketConnection : ISweepable
     private ushort _sentCloseCode;
 
     /// <summary>A connection whose handshake is still to come (<see cref="RunAsync"/>).</summary>
-    internal WebSocketConnection(ConnectionContext context, ConnectionSettings settings, ConnectionSweeper sweeper, ILogger logger)
+    internal WebSocketConnection(ConnectionContext context, ConnectionSettings settings)
     {
         _context = context;
-        _input = context.Transport.Input;
-        _output = context.Transport.Output;
         _settings = settings;
-        _sweeper = sweeper;
-        _logger = logger;
         _reader = new FrameReader(settings.Options.MaxMessageSize);
     }
 
@@ -66,6 +60,9 @@ public sealed class WebSocketConnection : ISweepable
         _session = session;
         Subprotocol = subprotocol;
     }
+
+    private PipeReader Input => _context.Transport.Input;
+    private PipeWriter Output => _context.Transport.Output;
 
     public string ConnectionId => _context.ConnectionId;
     public EndPoint? RemoteEndPoint => _context.RemoteEndPoint;
@@ -105,8 +102,8 @@ public sealed class WebSocketConnection : ISweepable
             {
                 return false;
             }
-            batch.WriteTo(_output);
-            FlushResult result = await _output.FlushAsync().ConfigureAwait(false);
+            batch.WriteTo(Output);
+            FlushResult result = await Output.FlushAsync().ConfigureAwait(false);
             return !result.IsCompleted && !result.IsCanceled;
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
@@ -143,7 +140,7 @@ public sealed class WebSocketConnection : ISweepable
             if (now >= closeDeadline)
             {
                 _timeout = Timeout.Close;
-                _input.CancelPendingRead();
+                Input.CancelPendingRead();
             }
             return;
         }
@@ -151,7 +148,7 @@ public sealed class WebSocketConnection : ISweepable
         if (silent >= _settings.IdleTicks)
         {
             _timeout = Timeout.Idle;
-            _input.CancelPendingRead();
+            Input.CancelPendingRead();
         }
         else if (_settings.KeepAliveTicks != 0 && silent >= _settings.KeepAliveTicks && now - _lastPing >= _settings.KeepAliveTicks)
         {
@@ -173,7 +170,7 @@ public sealed class WebSocketConnection : ISweepable
         ushort closeCode = WebSocketCloseCode.AbnormalClosure;
         bool failed = false;
         _lastInbound = _settings.Time.GetTimestamp();
-        int slot = _sweeper.Register(this);
+        int slot = _settings.Sweeper.Register(this);
         try
         {
             _session.OnOpened(this);
@@ -182,7 +179,7 @@ public sealed class WebSocketConnection : ISweepable
                 // This loop is what an idle connection keeps alive, so it holds as little as it can across its
                 // awaits (its box is part of every connection's cost): a read's result is handed to OnInputAsync
                 // whole, and the frames, buffers and the parser's state live there, only while input is handled.
-                ReadResult result = await _input.ReadAsync().ConfigureAwait(false);
+                ReadResult result = await Input.ReadAsync().ConfigureAwait(false);
                 ValueTask<ushort> handling = OnInputAsync(result);
                 ushort outcome = handling.IsCompletedSuccessfully ? handling.Result : await handling.ConfigureAwait(false);
                 if (outcome != KeepReading)
@@ -194,11 +191,11 @@ public sealed class WebSocketConnection : ISweepable
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException)
         {
-            _logger.LogDebug("WebSocket {ConnectionId} transport ended: {Message}", ConnectionId, ex.Message);
+            _settings.Logger.LogDebug("WebSocket {ConnectionId} transport ended: {Message}", ConnectionId, ex.Message);
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "WebSocket {ConnectionId} failed in its session", ConnectionId);
+            _settings.Logger.LogError(ex, "WebSocket {ConnectionId} failed in its session", ConnectionId);
             closeCode = WebSocketCloseCode.InternalError;
             failed = true;
         }
@@ -210,17 +207,17 @@ public sealed class WebSocketConnection : ISweepable
         {
             await SendCloseAsync(closeCode, "internal error").ConfigureAwait(false);
         }
-        _sweeper.Unregister(slot);
+        _settings.Sweeper.Unregister(slot);
         ReleaseFragments();
         await CompleteOutputAsync().ConfigureAwait(false);
-        await _input.CompleteAsync().ConfigureAwait(false);
+        await Input.CompleteAsync().ConfigureAwait(false);
         try
         {
             _session.OnClosed(this, closeCode);
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "WebSocket {ConnectionId} session failed while closing", ConnectionId);
+            _settings.Logger.LogError(ex, "WebSocket {ConnectionId} session failed while closing", ConnectionId);
         }
     }
 
@@ -280,10 +277,10 @@ public sealed class WebSocketConnection : ISweepable
 
         if (closeCode != KeepReading)
         {
-            _input.AdvanceTo(buffer.Start);
+            Input.AdvanceTo(buffer.Start);
             return closeCode;
         }
-        _input.AdvanceTo(buffer.Start, buffer.End);
+        Input.AdvanceTo(buffer.Start, buffer.End);
         return result.IsCompleted ? WebSocketCloseCode.AbnormalClosure : KeepReading; // TCP ended without a close frame: 1006
     }
 
@@ -299,10 +296,10 @@ public sealed class WebSocketConnection : ISweepable
     {
         if (_timeout == Timeout.Close)
         {
-            _logger.LogDebug("WebSocket {ConnectionId}: no close frame from the client in time", ConnectionId);
+            _settings.Logger.LogDebug("WebSocket {ConnectionId}: no close frame from the client in time", ConnectionId);
             return _sentCloseCode;
         }
-        _logger.LogDebug("WebSocket {ConnectionId}: idle timeout", ConnectionId);
+        _settings.Logger.LogDebug("WebSocket {ConnectionId}: idle timeout", ConnectionId);
         await SendCloseAsync(WebSocketCloseCode.GoingAway, "idle timeout").ConfigureAwait(false);
         return WebSocketCloseCode.GoingAway;
     }
@@ -380,7 +377,7 @@ public sealed class WebSocketConnection : ISweepable
 
     private async ValueTask<ushort> FailAsync(ushort code)
     {
-        _logger.LogDebug("WebSocket {ConnectionId} failed with close code {Code}", ConnectionId, code);
+        _settings.Logger.LogDebug("WebSocket {ConnectionId} failed with close code {Code}", ConnectionId, code);
         await SendCloseAsync(code, reason: null).ConfigureAwait(false);
         return code;
     }
@@ -405,14 +402,14 @@ public sealed class WebSocketConnection : ISweepable
             Volatile.Write(ref _closeDeadline, _settings.Time.GetTimestamp() + _settings.CloseTicks);
             if (code == WebSocketCloseCode.NoStatusReceived)
             {
-                FrameWriter.WriteFrame(_output, WebSocketOpcode.Close, fin: true, ReadOnlySpan<byte>.Empty);
+                FrameWriter.WriteFrame(Output, WebSocketOpcode.Close, fin: true, ReadOnlySpan<byte>.Empty);
             }
             else
             {
-                FrameWriter.WriteClose(_output, code, reason is null ? default : Encoding.UTF8.GetBytes(reason));
+                FrameWriter.WriteClose(Output, code, reason is null ? default : Encoding.UTF8.GetBytes(reason));
             }
             using var timeout = new CancellationTokenSource(_settings.Options.CloseTimeout, _settings.Time);
-            await _output.FlushAsync(timeout.Token).ConfigureAwait(false);
+            await Output.FlushAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
         {
@@ -434,7 +431,7 @@ public sealed class WebSocketConnection : ISweepable
         try
         {
             _outputDone = true;
-            await _output.CompleteAsync().ConfigureAwait(false);
+            await Output.CompleteAsync().ConfigureAwait(false);
         }
         finally
         {

@@ -29,7 +29,7 @@ public sealed class WebSocketUpgradeMiddleware
     {
         options.Validate();
         _application = application;
-        _settings = new ConnectionSettings(options, sweeper.Time);
+        _settings = new ConnectionSettings(options, sweeper, logger);
         _sweeper = sweeper;
         _logger = logger;
     }
@@ -41,7 +41,7 @@ public sealed class WebSocketUpgradeMiddleware
     /// dotnet-gcdump) alive beside the loop's for as long as the connection is open.
     /// </summary>
     public Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next) =>
-        new WebSocketConnection(context, _settings, _sweeper, _logger).RunAsync(this, next);
+        new WebSocketConnection(context, _settings).RunAsync(this, next);
 
     /// <summary>
     /// Reads the request head. True when <paramref name="connection"/> was upgraded (the 101 is sent and the session

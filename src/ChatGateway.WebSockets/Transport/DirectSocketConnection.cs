@@ -74,7 +74,7 @@ internal sealed partial class DirectSocketConnection : ConnectionContext, IDuple
             NonBlockingSocket.Prepare(socket); // receives and sends return WouldBlock instead of waiting
         }
         _number = Interlocked.Increment(ref s_lastId);
-        _reader = new SocketPipeReader(this, maxReadBufferBytes, _closed, poller);
+        _reader = new SocketPipeReader(this, maxReadBufferBytes, poller);
         _writer = new SocketPipeWriter(this);
     }
 
@@ -98,6 +98,15 @@ internal sealed partial class DirectSocketConnection : ConnectionContext, IDuple
             {
                 return _socket ??= new Socket(_handle);
             }
+        }
+    }
+
+    /// <summary>A receive found the peer gone: <see cref="ConnectionClosed"/> fires (its callbacks run on the pool).</summary>
+    internal void OnPeerGone()
+    {
+        if (!_closed.IsCancellationRequested)
+        {
+            _ = _closed.CancelAsync();
         }
     }
 

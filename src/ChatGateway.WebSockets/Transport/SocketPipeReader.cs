@@ -36,7 +36,6 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
 
     private readonly DirectSocketConnection _connection;
     private readonly int _maxBufferBytes;
-    private readonly CancellationTokenSource? _closed;
     private readonly ReadinessPoller? _poller;
     private long _registration; // the poller's token, while registered
     private bool _registered;
@@ -58,12 +57,10 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
 
     /// <param name="connection">The connection whose socket this reads.</param>
     /// <param name="maxBufferBytes">The most unconsumed input held; more fails the connection.</param>
-    /// <param name="closed">Canceled when a receive finds the peer gone (the connection's <c>ConnectionClosed</c>).</param>
     /// <param name="poller">Reports input; null (or a refused registration) waits with a zero-byte receive instead.</param>
-    public SocketPipeReader(DirectSocketConnection connection, int maxBufferBytes, CancellationTokenSource? closed = null, ReadinessPoller? poller = null)
+    public SocketPipeReader(DirectSocketConnection connection, int maxBufferBytes, ReadinessPoller? poller = null)
     {
         _connection = connection;
-        _closed = closed;
         _maxBufferBytes = Math.Max(maxBufferBytes, MinimumBufferBytes);
         if (poller is not null && poller.TryRegister(connection.Handle, this, out _registration))
         {
@@ -336,13 +333,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     /// The peer closed or reset the connection: <see cref="ConnectionContext.ConnectionClosed"/> fires, as with
     /// Kestrel's transport (Kestrel's HTTP layer aborts a request in progress on it). Its callbacks run on the pool.
     /// </summary>
-    private void SignalPeerGone()
-    {
-        if (_closed is { IsCancellationRequested: false } closed)
-        {
-            _ = closed.CancelAsync();
-        }
-    }
+    private void SignalPeerGone() => _connection.OnPeerGone();
 
     /// <summary>Starts waiting for input unless a wait is on; handles it here if input is there already.</summary>
     private void WaitReadable()
