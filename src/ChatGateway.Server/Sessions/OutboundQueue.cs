@@ -4,13 +4,6 @@ using ChatGateway.WebSockets.Framing;
 
 namespace ChatGateway.Server.Sessions;
 
-/// <summary>How a session's queued frames leave: written back to back, one flush per batch.</summary>
-public interface IOutboundSink
-{
-    /// <summary>Writes <paramref name="batch"/> to the client; false once the connection can take no more.</summary>
-    ValueTask<bool> WriteAsync(FrameBatch batch);
-}
-
 /// <summary>Frames taken from the queue in order, written back to back into the connection's output: one flush for the lot.</summary>
 public readonly struct FrameBatch(OutboundFrame[] frames, int count) : IFrameBatch
 {
@@ -31,10 +24,16 @@ public readonly struct FrameBatch(OutboundFrame[] frames, int count) : IFrameBat
 /// loops until the queue is empty and then ends. An idle session holds neither a buffer (the ring is taken from a
 /// pool while frames wait) nor a parked loop: the Channel and the permanent write loop this replaces cost
 /// ~1.3 KB per idle connection (dotnet-gcdump, 5,000 idle sessions), most connections being idle.
-/// Bounds: <c>maxFrames</c> frames and <c>maxBytes</c> bytes; past either <see cref="TryEnqueue"/> answers
-/// <see cref="EnqueueResult.Full"/> and the caller closes the session as a slow consumer.
+/// Bounds: <see cref="MaxFrames"/> frames and <see cref="MaxBytes"/> bytes; past either <see cref="TryEnqueue"/>
+/// answers <see cref="EnqueueResult.Full"/> and the caller closes the session as a slow consumer.
+/// <para>
+/// A base class, not an object of its own: the session derives from it (<see cref="ChatSession"/>), so a connection
+/// pays for the queue's fields and not for a second object, its header and the references both ways (48 B per
+/// connection, most connections being idle). The frames leave through <see cref="WriteAsync"/>; the limits are read
+/// from the derived class, which shares them between all sessions.
+/// </para>
 /// </summary>
-public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxBytes) : IThreadPoolWorkItem
+public abstract class OutboundQueue : IThreadPoolWorkItem
 {
     public enum EnqueueResult
     {
@@ -57,8 +56,8 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     [ThreadStatic]
     private static OutboundFrame[]? t_batch;
 
-    // Guarded by lock (this): a separate lock object would cost ~40 bytes per connection, and the queue is never
-    // handed out beyond its session.
+    // Guarded by lock (this), the session: a separate lock object would cost ~40 bytes per connection. The session
+    // takes no other lock on itself.
     private OutboundFrame[]? _ring;
     private int _head;
     private int _count;
@@ -71,8 +70,17 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     private int _writingCount;
     private long _writingBytes;
 
+    /// <summary>The most frames waiting; one more is refused (<see cref="EnqueueResult.Full"/>).</summary>
+    protected abstract int MaxFrames { get; }
+
+    /// <summary>The most bytes waiting, the batch being written included.</summary>
+    protected abstract long MaxBytes { get; }
+
+    /// <summary>Writes <paramref name="batch"/> to the client, one flush for the lot; false once the connection can take no more.</summary>
+    protected abstract ValueTask<bool> WriteAsync(FrameBatch batch);
+
     /// <summary>Frames and bytes waiting, the batch being written included.</summary>
-    public long QueuedBytes
+    protected long QueuedBytes
     {
         get
         {
@@ -84,11 +92,11 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     }
 
     /// <summary>Queues <paramref name="frame"/>, taking over the caller's reference (released here unless queued).</summary>
-    public EnqueueResult TryEnqueue(OutboundFrame frame)
+    protected EnqueueResult TryEnqueue(OutboundFrame frame)
     {
         lock (this)
         {
-            if (_completed || _count == maxFrames || _bytes + frame.Length > maxBytes)
+            if (_completed || _count == MaxFrames || _bytes + frame.Length > MaxBytes)
             {
                 frame.Release();
                 return _completed ? EnqueueResult.Closed : EnqueueResult.Full;
@@ -110,7 +118,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     /// cold in the cache: <c>OutboundFrame.Rent</c> 8% of the server's CPU in pairs, perf).
     /// Bounds as for <see cref="TryEnqueue"/>: bytes count each answer, and an entry holding several counts once.
     /// </summary>
-    public EnqueueResult TryEnqueueSmall(ReadOnlySpan<byte> payload)
+    protected EnqueueResult TryEnqueueSmall(ReadOnlySpan<byte> payload)
     {
         if (payload.Length > MaxSmallPayload)
         {
@@ -119,7 +127,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
         int length = FrameWriter.HeaderLength(payload.Length) + payload.Length;
         lock (this)
         {
-            if (_completed || _bytes + length > maxBytes)
+            if (_completed || _bytes + length > MaxBytes)
             {
                 return _completed ? EnqueueResult.Closed : EnqueueResult.Full;
             }
@@ -128,7 +136,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
                 _bytes += length; // the tail is still in the ring, so no drain has taken it: it is ours to extend
                 return EnqueueResult.Queued;
             }
-            if (_count == maxFrames)
+            if (_count == MaxFrames)
             {
                 return EnqueueResult.Full;
             }
@@ -165,7 +173,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     }
 
     /// <summary>No more frames: those waiting are dropped (the client syncs on reconnect), later ones are refused.</summary>
-    public void Complete()
+    protected void CompleteOutbound()
     {
         lock (this)
         {
@@ -211,7 +219,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
                     return;
                 }
             }
-            ValueTask<bool> write = sink.WriteAsync(new FrameBatch(batch, count));
+            ValueTask<bool> write = WriteAsync(new FrameBatch(batch, count));
             if (!write.IsCompleted)
             {
                 // Rare (backpressure): the continuation allocates, the steady state does not.
@@ -264,7 +272,7 @@ public sealed class OutboundQueue(IOutboundSink sink, int maxFrames, long maxByt
     {
         OutboundFrame[] larger = _ring is null
             ? SmallRings.TryDequeue(out OutboundFrame[]? pooled) ? pooled : new OutboundFrame[InitialRing]
-            : ArrayPool<OutboundFrame>.Shared.Rent(Math.Min(_ring.Length * 2, maxFrames));
+            : ArrayPool<OutboundFrame>.Shared.Rent(Math.Min(_ring.Length * 2, MaxFrames));
         for (int i = 0; i < _count; i++)
         {
             larger[i] = _ring![(_head + i) % _ring.Length];

@@ -6,7 +6,7 @@ namespace ChatGateway.Server.Tests.Chat;
 public sealed class OutboundQueueTests
 {
     /// <summary>Records what a connection would have written; a write can be held open (a full TCP window) or fail.</summary>
-    private sealed class Sink : IOutboundSink
+    private sealed class Sink
     {
         private readonly List<byte> _written = [];
         public TaskCompletionSource<bool>? Hold;
@@ -41,6 +41,18 @@ public sealed class OutboundQueueTests
         }
     }
 
+    /// <summary>The queue as a session derives it, writing to <paramref name="sink"/>, its members opened to the tests.</summary>
+    private sealed class Queue(Sink sink, int maxFrames, long maxBytes) : OutboundQueue
+    {
+        protected override int MaxFrames => maxFrames;
+        protected override long MaxBytes => maxBytes;
+        protected override ValueTask<bool> WriteAsync(FrameBatch batch) => sink.WriteAsync(batch);
+        public new EnqueueResult TryEnqueue(OutboundFrame frame) => base.TryEnqueue(frame);
+        public new EnqueueResult TryEnqueueSmall(ReadOnlySpan<byte> payload) => base.TryEnqueueSmall(payload);
+        public new long QueuedBytes => base.QueuedBytes;
+        public void Complete() => CompleteOutbound();
+    }
+
     private static OutboundFrame Frame(byte value, int payload = 1)
     {
         OutboundFrame frame = OutboundFrame.Rent(payload);
@@ -66,7 +78,7 @@ public sealed class OutboundQueueTests
     public async Task Frames_from_many_threads_are_all_written_and_each_thread_s_frames_stay_in_order()
     {
         var sink = new Sink();
-        var queue = new OutboundQueue(sink, maxFrames: 100_000, maxBytes: 1 << 30);
+        var queue = new Queue(sink, maxFrames: 100_000, maxBytes: 1 << 30);
 
         await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
         {
@@ -91,7 +103,7 @@ public sealed class OutboundQueueTests
     public async Task A_client_that_does_not_read_fills_the_frame_bound_then_frames_are_refused()
     {
         var sink = new Sink { Hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var queue = new OutboundQueue(sink, maxFrames: 16, maxBytes: 1 << 20);
+        var queue = new Queue(sink, maxFrames: 16, maxBytes: 1 << 20);
 
         Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(1)));
         await WaitUntilAsync(() => sink.Batches == 1); // the first write hangs: the client's window is full
@@ -111,7 +123,7 @@ public sealed class OutboundQueueTests
     public async Task The_byte_bound_counts_the_batch_being_written()
     {
         var sink = new Sink { Hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var queue = new OutboundQueue(sink, maxFrames: 1_000, maxBytes: 1_000);
+        var queue = new Queue(sink, maxFrames: 1_000, maxBytes: 1_000);
 
         Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(1, payload: 600)));
         await WaitUntilAsync(() => sink.Batches == 1);
@@ -126,7 +138,7 @@ public sealed class OutboundQueueTests
     public async Task Completing_drops_what_waits_and_refuses_more()
     {
         var sink = new Sink { Hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var queue = new OutboundQueue(sink, maxFrames: 100, maxBytes: 1 << 20);
+        var queue = new Queue(sink, maxFrames: 100, maxBytes: 1 << 20);
         queue.TryEnqueue(Frame(1));
         await WaitUntilAsync(() => sink.Batches == 1);
         queue.TryEnqueue(Frame(2));
@@ -144,7 +156,7 @@ public sealed class OutboundQueueTests
     public async Task A_failed_write_completes_the_queue()
     {
         var sink = new Sink { Fail = true };
-        var queue = new OutboundQueue(sink, maxFrames: 100, maxBytes: 1 << 20);
+        var queue = new Queue(sink, maxFrames: 100, maxBytes: 1 << 20);
 
         queue.TryEnqueue(Frame(1));
         await WaitUntilAsync(() => queue.QueuedBytes == 0 && sink.Batches == 1);
@@ -171,7 +183,7 @@ public sealed class OutboundQueueTests
     {
         var hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sink = new Sink { Hold = hold };
-        var queue = new OutboundQueue(sink, maxFrames: 2, maxBytes: 1 << 20);
+        var queue = new Queue(sink, maxFrames: 2, maxBytes: 1 << 20);
         Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([0]));
         await WaitUntilAsync(() => sink.Batches == 1); // that answer's write hangs; what follows waits
 
@@ -203,7 +215,7 @@ public sealed class OutboundQueueTests
     {
         var hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sink = new Sink { Hold = hold };
-        var queue = new OutboundQueue(sink, maxFrames: 16, maxBytes: 1 << 20);
+        var queue = new Queue(sink, maxFrames: 16, maxBytes: 1 << 20);
         queue.TryEnqueueSmall([1]);
         await WaitUntilAsync(() => sink.Batches == 1); // its entry left the queue: it is being written
 
@@ -220,7 +232,7 @@ public sealed class OutboundQueueTests
     {
         var hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sink = new Sink { Hold = hold };
-        var queue = new OutboundQueue(sink, maxFrames: 16, maxBytes: 10);
+        var queue = new Queue(sink, maxFrames: 16, maxBytes: 10);
         Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([1, 2, 3])); // 5 bytes with its header
         await WaitUntilAsync(() => sink.Batches == 1);
 
