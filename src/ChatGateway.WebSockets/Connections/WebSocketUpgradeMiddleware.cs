@@ -21,17 +21,13 @@ namespace ChatGateway.WebSockets.Connections;
 public sealed class WebSocketUpgradeMiddleware
 {
     private readonly IWebSocketApplication _application;
-    private readonly ConnectionSettings _settings;
-    private readonly ConnectionSweeper _sweeper;
-    private readonly ILogger _logger;
+    private readonly ConnectionSettings _settings; // also the sweeper and the logger, shared with every connection
 
     public WebSocketUpgradeMiddleware(IWebSocketApplication application, WebSocketServerOptions options, ConnectionSweeper sweeper, ILogger logger)
     {
         options.Validate();
         _application = application;
         _settings = new ConnectionSettings(options, sweeper, logger);
-        _sweeper = sweeper;
-        _logger = logger;
     }
 
     /// <summary>
@@ -52,14 +48,14 @@ public sealed class WebSocketUpgradeMiddleware
     {
         PipeReader input = context.Transport.Input;
         var deadline = new HandshakeDeadline(input, _settings.Time.GetTimestamp() + _settings.HandshakeTicks);
-        int slot = _sweeper.Register(deadline);
+        int slot = _settings.Sweeper.Register(deadline);
         bool upgraded;
         try
         {
             (bool ours, upgraded) = await HandshakeAsync(context, input, deadline, connection).ConfigureAwait(false);
             if (!ours)
             {
-                _sweeper.Unregister(slot);
+                _settings.Sweeper.Unregister(slot);
                 slot = -1;
                 await next(context).ConfigureAwait(false);
                 return false;
@@ -73,7 +69,7 @@ public sealed class WebSocketUpgradeMiddleware
         {
             if (slot >= 0)
             {
-                _sweeper.Unregister(slot);
+                _settings.Sweeper.Unregister(slot);
             }
         }
         return upgraded;
@@ -95,7 +91,7 @@ public sealed class WebSocketUpgradeMiddleware
             if (result.IsCanceled && deadline.Expired)
             {
                 input.AdvanceTo(buffer.Start);
-                _logger.LogDebug("Connection {ConnectionId}: handshake timed out", context.ConnectionId);
+                _settings.Logger.LogDebug("Connection {ConnectionId}: handshake timed out", context.ConnectionId);
                 if (ours)
                 {
                     await RejectAsync(context, new HandshakeRejection(408, "Handshake timed out")).ConfigureAwait(false);
@@ -166,7 +162,7 @@ public sealed class WebSocketUpgradeMiddleware
 
     private async Task RejectAsync(ConnectionContext context, HandshakeRejection rejection)
     {
-        _logger.LogDebug("Connection {ConnectionId}: upgrade refused with {Status}: {Message}",
+        _settings.Logger.LogDebug("Connection {ConnectionId}: upgrade refused with {Status}: {Message}",
             context.ConnectionId, rejection.StatusCode, rejection.Message);
         HandshakeResponse.WriteRejection(context.Transport.Output, rejection);
         await context.Transport.Output.FlushAsync().ConfigureAwait(false);
