@@ -267,9 +267,16 @@ public sealed class ChatStore : IAsyncDisposable
 
     private ValueTask<WriteResult> AppendMessageAsync(long conversation, long sender, long peer, ClientMessageId clientId, ReadOnlySpan<byte> body, bool requireMembership)
     {
-        if (body.Length > _options.MaxBodyBytes)
+        WriteCommand command = RentAppend(conversation, sender, peer, clientId, body.Length, requireMembership);
+        command.CopyBody(body);
+        return Submit(command);
+    }
+
+    private WriteCommand RentAppend(long conversation, long sender, long peer, ClientMessageId clientId, int bodyLength, bool requireMembership)
+    {
+        if (bodyLength > _options.MaxBodyBytes)
         {
-            throw new ArgumentException($"message body of {body.Length} bytes is over the {_options.MaxBodyBytes}-byte limit", nameof(body));
+            throw new ArgumentException($"message body of {bodyLength} bytes is over the {_options.MaxBodyBytes}-byte limit", "body");
         }
         WriteCommand command = WriteCommand.Rent(WriteKind.AppendMessage);
         command.Conversation = conversation;
@@ -277,8 +284,7 @@ public sealed class ChatStore : IAsyncDisposable
         command.ClientId = clientId;
         command.RequireMembership = requireMembership;
         command.Peer = peer;
-        command.CopyBody(body);
-        return Submit(command);
+        return command;
     }
 
     public ValueTask<WriteResult> AddMemberAsync(long conversation, long user) => SubmitMembership(WriteKind.AddMember, conversation, user);
@@ -316,6 +322,70 @@ public sealed class ChatStore : IAsyncDisposable
         command.User = user;
         command.Seq = upToPosition;
         return Submit(command);
+    }
+
+    // ------------------------------------------------ writes told to a callback, in the writer's order
+
+    /// <summary>
+    /// Queues a message append whose outcome goes to <paramref name="callback"/> on the writer (see
+    /// <see cref="IWriteCallback"/>), as <see cref="AppendMessageAsync"/> (<paramref name="peer"/> 0) or
+    /// <see cref="AppendDirectMessageAsync"/> would decide it. The body is read where it is, not copied: it must stay
+    /// unchanged until the callback has been told. False when the writer's queue is full
+    /// (<see cref="StoreOptions.WriteQueueCapacity"/>) or the store is closing: nothing was queued.
+    /// </summary>
+    public bool TryAppendMessage(long conversation, long sender, long peer, ClientMessageId clientId, ReadOnlyMemory<byte> body, IWriteCallback callback)
+    {
+        WriteCommand command = RentAppend(conversation, sender, peer, clientId, body.Length, requireMembership: true);
+        command.BorrowBody(body);
+        return TrySubmit(command, callback);
+    }
+
+    /// <summary>As <see cref="CreateConversationAsync"/>, told to <paramref name="callback"/>; false when not queued (see <see cref="TryAppendMessage"/>).</summary>
+    public bool TryCreateConversation(long conversation, long creator, long[] members, IWriteCallback callback)
+    {
+        WriteCommand command = WriteCommand.Rent(WriteKind.CreateConversation);
+        command.Conversation = conversation;
+        command.User = creator;
+        command.Members = members;
+        return TrySubmit(command, callback);
+    }
+
+    /// <summary>
+    /// Adds (or removes) every one of <paramref name="users"/> (distinct) whose membership would change, in one
+    /// command: the result is <see cref="WriteStatus.Ok"/> with Seq = how many changed, and the first Seq entries of
+    /// <paramref name="users"/>, rewritten in place, are who; <see cref="WriteStatus.NoChange"/> when none did.
+    /// False when not queued (see <see cref="TryAppendMessage"/>).
+    /// </summary>
+    public bool TryChangeMembers(long conversation, long[] users, bool add, IWriteCallback callback)
+    {
+        WriteCommand command = WriteCommand.Rent(add ? WriteKind.AddMembers : WriteKind.RemoveMembers);
+        command.Conversation = conversation;
+        command.Members = users;
+        return TrySubmit(command, callback);
+    }
+
+    /// <summary>As <see cref="MarkReadAsync"/>, told to <paramref name="callback"/>; false when not queued (see <see cref="TryAppendMessage"/>).</summary>
+    public bool TryMarkRead(long user, long conversation, long seq, IWriteCallback callback)
+    {
+        WriteCommand command = WriteCommand.Rent(WriteKind.MarkRead);
+        command.User = user;
+        command.Conversation = conversation;
+        command.Seq = seq;
+        return TrySubmit(command, callback);
+    }
+
+    /// <summary>Completes once every write queued before it has been completed, its callback (if any) told.</summary>
+    public async Task FlushAsync() => await Submit(WriteCommand.Rent(WriteKind.Barrier)).ConfigureAwait(false);
+
+    private bool TrySubmit(WriteCommand command, IWriteCallback callback)
+    {
+        command.Callback = callback;
+        if (Volatile.Read(ref _disposed) == 0 && _writer.TrySubmit(command))
+        {
+            return true;
+        }
+        command.Recycle();
+        return false;
     }
 
     /// <summary>Takes a checkpoint now (between two batches) and truncates the journal behind it.</summary>

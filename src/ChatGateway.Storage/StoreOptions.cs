@@ -24,7 +24,8 @@ public sealed class StoreOptions
     public int MaxBatchSize { get; set; } = 4096;
 
     /// <summary>
-    /// Writes waiting for the writer. When full, callers wait (backpressure): nothing is dropped.
+    /// Writes waiting for the writer. When full, awaited writes wait for room (backpressure) and writes queued with a
+    /// callback are refused at once (<see cref="ChatStore.TryAppendMessage"/>): nothing is dropped silently.
     /// </summary>
     public int WriteQueueCapacity { get; set; } = 65536;
 

@@ -21,9 +21,9 @@ namespace ChatGateway.Benchmarks.Messaging;
 /// <para>
 /// Two shapes of load, each 4,096 sends per invocation (messages/s = 1 / Mean):
 /// <see cref="SendThroughOneShard"/> submits a burst and waits for every ack, so each invocation also pays for
-/// filling and draining the shard's pipeline (the completion loop idles while the first batch executes, the writer
-/// while the last one completes); <see cref="SendPipelined"/> waits only for the acks of the invocation before,
-/// so 4,096 to 8,192 sends are always in flight, as when many sessions keep sending: the shard's sustained rate.
+/// filling and draining the shard's pipeline (the submitter waits while the last batch commits and completes);
+/// <see cref="SendPipelined"/> waits only for the acks of the invocation before, so 4,096 to 8,192 sends are always
+/// in flight, as when many sessions keep sending: the shard's sustained rate.
 /// </para>
 /// </summary>
 [MemoryDiagnoser]

@@ -52,6 +52,7 @@ public static class OpsEndpoints
                 {
                     submitted = Interlocked.Read(ref sequencer.Submitted),
                     completed = Interlocked.Read(ref sequencer.Completed),
+                    pendingEntriesSkipped = sequencer.PendingEntriesSkipped,
                     records = stats.Records,
                     batches = stats.Batches,
                     checkpoints = stats.Checkpoints,

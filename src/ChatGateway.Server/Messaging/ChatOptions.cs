@@ -53,7 +53,7 @@ public sealed class ChatOptions
     /// <summary>Interval clients are asked to send Heartbeat at (in Hello).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Requests queued per sequencer shard before new ones get <c>busy</c>.</summary>
+    /// <summary>Requests in flight per sequencer shard (queued on its store or being committed) before new ones get <c>busy</c>.</summary>
     public int SequencerQueueDepth { get; set; } = 65_536;
 
     /// <summary>How often sessions are checked for an expired token.</summary>

@@ -7,9 +7,9 @@ namespace ChatGateway.Server.Messaging;
 
 /// <summary>
 /// Puts one encoded frame on the outbound queue of every online session of a conversation's members. Used by
-/// one sequencer's completion loop (so frames of one conversation are queued in seq order), never concurrently.
+/// one sequencer, on its store's writer (so frames of one conversation are queued in seq order), never concurrently.
 /// Members with no session on this node get a pending entry instead (messages only), whose write is awaited
-/// off the loop by <see cref="DrainPendingWritesAsync"/> through a bounded channel.
+/// off the writer by <see cref="DrainPendingWritesAsync"/> through a bounded channel.
 /// </summary>
 public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger logger)
 {
@@ -22,7 +22,17 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
     // is completed by this fan-out's sequencer, which calls Forget before announcing it.
     private readonly Dictionary<long, long[]> _memberCache = [];
     private readonly Channel<ValueTask<WriteResult>> _pendingWrites = Channel.CreateBounded<ValueTask<WriteResult>>(
-        new BoundedChannelOptions(65_536) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        new BoundedChannelOptions(MaxPendingWrites) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+
+    /// <summary>
+    /// Pending-entry writes started and not yet finished. Past it a new entry is skipped (and counted in
+    /// <see cref="PendingEntriesSkipped"/>): the writer must never wait, and an entry is a hint the client does not
+    /// depend on (it compares ListConversations heads on every connect). Reached only if the disk stalls while
+    /// tens of thousands of offline members are owed entries.
+    /// </summary>
+    public const int MaxPendingWrites = 65_536;
+
+    public long PendingEntriesSkipped;
 
     /// <summary>Drops a conversation's cached members: its membership just changed.</summary>
     public void Forget(long conversation) => _memberCache.Remove(conversation);
@@ -46,9 +56,7 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
 
     /// <summary>Queues <paramref name="frame"/> (one reference taken per session) for every member except the session <paramref name="except"/>.</summary>
     /// <param name="pendingSeq">A message: members with no session get a pending entry for this seq. 0: an event, nothing pending.</param>
-    // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ToMembersAsync(long conversation, OutboundFrame frame, IRequester? except, long pendingSeq)
+    public void ToMembers(long conversation, OutboundFrame frame, IRequester? except, long pendingSeq)
     {
         foreach (long member in MembersOf(conversation))
         {
@@ -57,11 +65,32 @@ public sealed class FanOut(ChatStore store, SessionRegistry registry, ILogger lo
             {
                 if (pendingSeq > 0)
                 {
-                    await _pendingWrites.Writer.WriteAsync(store.EnqueuePendingAsync(member, conversation, pendingSeq)).ConfigureAwait(false);
+                    WritePendingEntry(member, conversation, pendingSeq);
                 }
                 continue;
             }
             ToSessions(sessions, frame, except);
+        }
+    }
+
+    private void WritePendingEntry(long member, long conversation, long seq)
+    {
+        if (_pendingWrites.Reader.Count >= MaxPendingWrites)
+        {
+            if (Interlocked.Increment(ref PendingEntriesSkipped) == 1)
+            {
+                logger.LogWarning("{Max} pending-entry writes outstanding: further entries are skipped (clients still catch up by ListConversations)", MaxPendingWrites);
+            }
+            return;
+        }
+        try
+        {
+            // Queued behind this batch on the same writer; when its queue is full the write waits for room off this thread.
+            _pendingWrites.Writer.TryWrite(store.EnqueuePendingAsync(member, conversation, seq));
+        }
+        catch (ObjectDisposedException)
+        {
+            // The store is closing: the hint is lost; the client still catches up by ListConversations.
         }
     }
 

@@ -2,7 +2,7 @@ namespace ChatGateway.Server.Messaging;
 
 /// <summary>
 /// Where a sequencer sends the answer to a request: the session that made it (or, in benchmarks, a sink
-/// that only counts). Called from the sequencer's completion loop, so it must not block.
+/// that only counts). Called on the shard store's writer thread (see <see cref="Sequencer"/>), so it must not block.
 /// </summary>
 public interface IRequester
 {

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using ChatGateway.Protocol;
 using ChatGateway.Server.Sessions;
 using ChatGateway.Storage;
@@ -8,197 +7,153 @@ using Microsoft.Extensions.Logging;
 namespace ChatGateway.Server.Messaging;
 
 /// <summary>
-/// The single writer of one shard's conversations. Two loops joined by a bounded channel:
-/// <list type="number">
-/// <item>submit: takes accepted requests in order and starts each against the shard's store, whose writer
-/// assigns seq = head + 1 and group-commits many at once; the store processes them in exactly this order;</item>
-/// <item>complete: awaits each result in that same order, then acks the requester and fans out. Awaiting in
-/// submission order is what makes every session receive a conversation's messages in seq order.</item>
-/// </list>
-/// Bound: <see cref="ChatOptions.SequencerQueueDepth"/> accepted and as many in flight; a full queue answers
-/// <c>busy</c> at once rather than buffering without limit.
+/// The single writer of one shard's conversations. Sessions hand it requests (<see cref="TrySubmit"/>); it queues
+/// each on the shard's store with the request as the callback. The store's writer decides them in the order queued
+/// (membership, dedupe, seq = head + 1), group-commits, and then calls back in that same order on its own thread,
+/// where this class finishes each: ack the requester, patch the Deliver, fan out. So one thread decides, stores and
+/// fans out a shard's messages, and every session receives a conversation's messages in seq order.
+/// <para>
+/// Until session 16 two loops of its own sat between the sessions and the writer: one queued requests on the store,
+/// one awaited their results in order. Each cost a bounded channel, a hand-off between threads and an awaitable per
+/// message, and the store copied every body once more; finishing on the writer costs none of these (see
+/// docs/architecture.md).
+/// </para>
+/// Bound: <see cref="ChatOptions.SequencerQueueDepth"/> requests in flight per shard, and the store's own write
+/// queue; past either, <see cref="TrySubmit"/> refuses at once (the session answers <c>busy</c>).
 /// </summary>
 public sealed class Sequencer
 {
     private readonly ChatStore _store;
-    private readonly SessionRegistry _registry;
     private readonly FanOut _fanOut;
     private readonly ILogger _logger;
-    private readonly Channel<SequencerWork> _accepted;
-    private readonly Channel<SequencerWork> _inFlight;
-    private readonly List<long> _users = [];
-    private Task _loops = Task.CompletedTask;
+    private readonly int _maxInFlight;
+    private readonly List<long> _users = []; // used on the writer only
+    private Task _pendingWrites = Task.CompletedTask;
+    private volatile bool _stopping;
 
     public Sequencer(ChatStore store, SessionRegistry registry, ChatOptions options, ILogger logger)
     {
         _store = store;
-        _registry = registry;
         _logger = logger;
+        _maxInFlight = options.SequencerQueueDepth;
         _fanOut = new FanOut(store, registry, logger);
-        _accepted = Channel.CreateBounded<SequencerWork>(new BoundedChannelOptions(options.SequencerQueueDepth)
-        {
-            SingleReader = true, FullMode = BoundedChannelFullMode.Wait,
-        });
-        _inFlight = Channel.CreateBounded<SequencerWork>(new BoundedChannelOptions(options.SequencerQueueDepth)
-        {
-            SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait,
-        });
     }
 
     public long Submitted;
     public long Completed;
 
-    public void Start() => _loops = Task.WhenAll(
-        Task.Run(SubmitLoopAsync), Task.Run(CompleteLoopAsync), Task.Run(_fanOut.DrainPendingWritesAsync));
+    /// <summary>Pending entries not written because too many entry writes were outstanding (see <see cref="FanOut.MaxPendingWrites"/>).</summary>
+    public long PendingEntriesSkipped => Interlocked.Read(ref _fanOut.PendingEntriesSkipped);
 
-    /// <summary>Accepts a request; false when the shard's queue is full (answer <c>busy</c>) or the node is stopping.</summary>
-    public bool TrySubmit(SequencerWork work) => _accepted.Writer.TryWrite(work);
+    public void Start() => _pendingWrites = Task.Run(_fanOut.DrainPendingWritesAsync);
 
-    /// <summary>Stops accepting, finishes everything accepted (acks included), and waits for the loops.</summary>
+    /// <summary>
+    /// Queues a request; false when the shard has <see cref="ChatOptions.SequencerQueueDepth"/> in flight, the store's
+    /// queue is full (answer <c>busy</c>) or the node is stopping. Once true, the work belongs to the sequencer: it
+    /// may already be finished and back in its pool when this returns.
+    /// </summary>
+    public bool TrySubmit(SequencerWork work)
+    {
+        if (_stopping || Volatile.Read(ref Submitted) - Volatile.Read(ref Completed) >= _maxInFlight)
+        {
+            return false;
+        }
+        work.Shard = this;
+        Interlocked.Increment(ref Submitted); // before: the outcome may be told before the store's call returns
+        bool queued = work.Kind switch
+        {
+            WorkKind.Send => _store.TryAppendMessage(work.Conversation, work.User, work.Peer, work.ClientId,
+                work.Frame!.PayloadTail(work.BodyLength), work),
+            WorkKind.CreateGroup => _store.TryCreateConversation(work.Conversation, work.User, work.Members, work),
+            WorkKind.AddMembers or WorkKind.RemoveMembers or WorkKind.Leave =>
+                _store.TryChangeMembers(work.Conversation, work.Members, add: work.Kind == WorkKind.AddMembers, work),
+            WorkKind.Read => _store.TryMarkRead(work.User, work.Conversation, work.Seq, work),
+            _ => false,
+        };
+        if (!queued)
+        {
+            work.Shard = null;
+            Interlocked.Decrement(ref Submitted);
+        }
+        return queued;
+    }
+
+    /// <summary>Stops accepting, waits until everything accepted is committed and answered, then for the pending-entry writes.</summary>
     public async Task StopAsync()
     {
-        _accepted.Writer.TryComplete();
-        await _loops.ConfigureAwait(false);
-    }
-
-    private async Task SubmitLoopAsync()
-    {
-        ChannelReader<SequencerWork> reader = _accepted.Reader;
+        _stopping = true;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                while (reader.TryRead(out SequencerWork? work))
-                {
-                    // When the store's queue is full, a submission waits for room without blocking this loop. Order
-                    // still holds: a bounded channel hands each freed slot to its oldest blocked writer, so later
-                    // submissions cannot overtake, and the store processes this shard's requests as started here.
-                    Start(work);
-                    Interlocked.Increment(ref Submitted);
-                    await _inFlight.Writer.WriteAsync(work).ConfigureAwait(false);
-                }
-            }
+            await _store.FlushAsync().ConfigureAwait(false);
         }
-        finally
+        catch (Exception ex) when (ex is StoreException or ObjectDisposedException)
         {
-            _inFlight.Writer.TryComplete();
+            // The store stopped after a failure: every request still queued was told so (Fail) and answered.
         }
+        _fanOut.Complete();
+        await _pendingWrites.ConfigureAwait(false);
     }
 
-    private void Start(SequencerWork work)
+    /// <summary>On the store's writer, in the shard's order: the request was decided (and is durable in Commit mode).</summary>
+    internal void Complete(SequencerWork work, in WriteResult result)
     {
         try
         {
             switch (work.Kind)
             {
                 case WorkKind.Send:
-                    ReadOnlySpan<byte> body = work.Frame!.Payload[^work.BodyLength..];
-                    work.Result = work.Peer != 0
-                        ? _store.AppendDirectMessageAsync(work.Conversation, work.User, work.Peer, work.ClientId, body)
-                        : _store.AppendMessageAsync(work.Conversation, work.User, work.ClientId, body);
+                    CompleteSend(work, result);
                     break;
                 case WorkKind.CreateGroup:
-                    work.Result = _store.CreateConversationAsync(work.Conversation, work.User, work.Members);
+                    CompleteCreateGroup(work, result);
                     break;
                 case WorkKind.AddMembers:
                 case WorkKind.RemoveMembers:
-                    work.Results = new ValueTask<WriteResult>[work.Members.Length];
-                    for (int i = 0; i < work.Members.Length; i++)
-                    {
-                        work.Results[i] = work.Kind == WorkKind.AddMembers
-                            ? _store.AddMemberAsync(work.Conversation, work.Members[i])
-                            : _store.RemoveMemberAsync(work.Conversation, work.Members[i]);
-                    }
+                    CompleteMembership(work, result);
                     break;
                 case WorkKind.Leave:
-                    work.Result = _store.RemoveMemberAsync(work.Conversation, work.User);
+                    CompleteLeave(work, result);
                     break;
                 case WorkKind.Read:
-                    work.Result = _store.MarkReadAsync(work.User, work.Conversation, work.Seq);
+                    CompleteRead(work, result);
                     break;
             }
         }
-        catch (Exception ex) when (ex is StoreException or ObjectDisposedException or ArgumentException)
+        catch (Exception ex)
         {
-            work.StartError = ex;
-        }
-    }
-
-    private async Task CompleteLoopAsync()
-    {
-        ChannelReader<SequencerWork> reader = _inFlight.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                while (reader.TryRead(out SequencerWork? work))
-                {
-                    try
-                    {
-                        await CompleteAsync(work).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is StoreException or ObjectDisposedException or InvalidOperationException)
-                    {
-                        // Not written (or not known to be): the requester must not take it as done.
-                        _logger.LogWarning(ex, "Request {Kind} on conversation {Conversation} failed in storage", work.Kind, work.Conversation);
-                        work.Origin.SendError(work.RequestId, ErrorCode.Unavailable, "storage failed; the request was not carried out");
-                    }
-                    catch (Exception ex)
-                    {
-                        // A bug, not bad input: log it loudly, answer, and keep the loop alive for everyone else.
-                        _logger.LogError(ex, "Request {Kind} on conversation {Conversation} failed unexpectedly", work.Kind, work.Conversation);
-                        work.Origin.SendError(work.RequestId, ErrorCode.Unavailable, "internal error; the request may not have been carried out");
-                    }
-                    finally
-                    {
-                        work.Frame?.Release();
-                        work.Return();
-                        Interlocked.Increment(ref Completed);
-                    }
-                }
-            }
+            // A bug, not bad input: log it loudly, answer, and let the writer go on for everyone else.
+            _logger.LogError(ex, "Request {Kind} on conversation {Conversation} failed unexpectedly", work.Kind, work.Conversation);
+            work.Origin.SendError(work.RequestId, ErrorCode.Unavailable, "internal error; the request may not have been carried out");
         }
         finally
         {
-            _fanOut.Complete();
+            Finish(work);
         }
     }
 
-    // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAsync(SequencerWork work)
+    /// <summary>The request was not written (or not known to be): the requester must not take it as done.</summary>
+    internal void Fail(SequencerWork work, Exception error)
     {
-        if (work.StartError is { } startError)
+        try
         {
-            // Observe whatever was started before the failure, then report it.
-            throw new InvalidOperationException("the request could not be started", startError);
+            _logger.LogWarning(error, "Request {Kind} on conversation {Conversation} failed in storage", work.Kind, work.Conversation);
+            work.Origin.SendError(work.RequestId, ErrorCode.Unavailable, "storage failed; the request was not carried out");
         }
-        switch (work.Kind)
+        finally
         {
-            case WorkKind.Send:
-                await CompleteSendAsync(work).ConfigureAwait(false);
-                break;
-            case WorkKind.CreateGroup:
-                await CompleteCreateGroupAsync(work).ConfigureAwait(false);
-                break;
-            case WorkKind.AddMembers:
-            case WorkKind.RemoveMembers:
-                await CompleteMembershipAsync(work).ConfigureAwait(false);
-                break;
-            case WorkKind.Leave:
-                await CompleteLeaveAsync(work).ConfigureAwait(false);
-                break;
-            case WorkKind.Read:
-                await CompleteReadAsync(work).ConfigureAwait(false);
-                break;
+            Finish(work);
         }
     }
 
-    // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteSendAsync(SequencerWork work)
+    private void Finish(SequencerWork work)
     {
-        WriteResult result = await work.Result.ConfigureAwait(false);
+        work.Frame?.Release();
+        work.Return();
+        Interlocked.Increment(ref Completed);
+    }
+
+    private void CompleteSend(SequencerWork work, in WriteResult result)
+    {
         if (result.Created)
         {
             _fanOut.Forget(work.Conversation); // a member list cached while the pair had none
@@ -210,7 +165,7 @@ public sealed class Sequencer
                 OutboundFrame frame = work.Frame!;
                 ServerMessageWriter.PatchDeliver(frame.Payload, result.Seq, result.Timestamp);
                 frame.Seal();
-                await _fanOut.ToMembersAsync(result.Conversation, frame, except: work.Origin, pendingSeq: result.Seq).ConfigureAwait(false);
+                _fanOut.ToMembers(result.Conversation, frame, except: work.Origin, pendingSeq: result.Seq);
                 break;
             case WriteStatus.Duplicate:
                 work.Origin.SendAck(work.RequestId, result.Conversation, result.Seq, result.Timestamp, duplicate: true);
@@ -221,9 +176,8 @@ public sealed class Sequencer
         }
     }
 
-    private async ValueTask CompleteCreateGroupAsync(SequencerWork work)
+    private void CompleteCreateGroup(SequencerWork work, in WriteResult result)
     {
-        WriteResult result = await work.Result.ConfigureAwait(false);
         if (result.Status != WriteStatus.Ok)
         {
             // A random 62-bit id already in use: odds of 1 in 2^62 per existing group.
@@ -241,32 +195,30 @@ public sealed class Sequencer
                 _users.Add(member);
             }
         }
-        await AnnounceAsync(work.Conversation, MembershipChange.Created, work.User, _users, alsoTo: null).ConfigureAwait(false);
+        Announce(work.Conversation, MembershipChange.Created, work.User, _users, alsoTo: null);
     }
 
-    private async ValueTask CompleteMembershipAsync(SequencerWork work)
+    private void CompleteMembership(SequencerWork work, in WriteResult result)
     {
         _fanOut.Forget(work.Conversation);
+        // The store rewrote Members in place: its first Seq entries are the users whose membership changed.
+        int changed = result.Status == WriteStatus.Ok ? (int)result.Seq : 0;
         _users.Clear();
-        for (int i = 0; i < work.Results.Length; i++)
+        for (int i = 0; i < changed; i++)
         {
-            if ((await work.Results[i].ConfigureAwait(false)).Status == WriteStatus.Ok)
-            {
-                _users.Add(work.Members[i]);
-            }
+            _users.Add(work.Members[i]);
         }
-        work.Origin.SendOk(work.RequestId, _users.Count);
-        if (_users.Count > 0)
+        work.Origin.SendOk(work.RequestId, changed);
+        if (changed > 0)
         {
             bool added = work.Kind == WorkKind.AddMembers;
-            await AnnounceAsync(work.Conversation, added ? MembershipChange.Added : MembershipChange.Removed, work.User, _users,
-                alsoTo: added ? null : _users).ConfigureAwait(false);
+            Announce(work.Conversation, added ? MembershipChange.Added : MembershipChange.Removed, work.User, _users,
+                alsoTo: added ? null : _users);
         }
     }
 
-    private async ValueTask CompleteLeaveAsync(SequencerWork work)
+    private void CompleteLeave(SequencerWork work, in WriteResult result)
     {
-        WriteResult result = await work.Result.ConfigureAwait(false);
         _fanOut.Forget(work.Conversation);
         if (result.Status != WriteStatus.Ok)
         {
@@ -276,12 +228,11 @@ public sealed class Sequencer
         work.Origin.SendOk(work.RequestId, 0);
         _users.Clear();
         _users.Add(work.User);
-        await AnnounceAsync(work.Conversation, MembershipChange.Left, work.User, _users, alsoTo: _users).ConfigureAwait(false);
+        Announce(work.Conversation, MembershipChange.Left, work.User, _users, alsoTo: _users);
     }
 
-    private async ValueTask CompleteReadAsync(SequencerWork work)
+    private void CompleteRead(SequencerWork work, in WriteResult result)
     {
-        WriteResult result = await work.Result.ConfigureAwait(false);
         switch (result.Status)
         {
             case WriteStatus.Ok:
@@ -291,7 +242,7 @@ public sealed class Sequencer
                 ServerMessageWriter.Receipt(ref w, work.Conversation, work.User, result.Seq);
                 w.Flush();
                 frame.Seal();
-                await _fanOut.ToMembersAsync(work.Conversation, frame, except: work.Origin, pendingSeq: 0).ConfigureAwait(false);
+                _fanOut.ToMembers(work.Conversation, frame, except: work.Origin, pendingSeq: 0);
                 frame.Release();
                 break;
             case WriteStatus.NoChange:
@@ -304,14 +255,14 @@ public sealed class Sequencer
     }
 
     /// <summary>A MembershipEvent to every current member's sessions, and to <paramref name="alsoTo"/> (users no longer members).</summary>
-    private async ValueTask AnnounceAsync(long conversation, MembershipChange change, long actor, List<long> users, List<long>? alsoTo)
+    private void Announce(long conversation, MembershipChange change, long actor, List<long> users, List<long>? alsoTo)
     {
         OutboundFrame frame = OutboundFrame.Rent(16 + users.Count * 9);
         MessagePackWriter w = frame.Writer();
         ServerMessageWriter.Membership(ref w, conversation, change, actor, users);
         w.Flush();
         frame.Seal();
-        await _fanOut.ToMembersAsync(conversation, frame, except: null, pendingSeq: 0).ConfigureAwait(false);
+        _fanOut.ToMembers(conversation, frame, except: null, pendingSeq: 0);
         if (alsoTo is not null)
         {
             _fanOut.ToUsers(alsoTo, frame);

@@ -15,11 +15,11 @@ public enum WorkKind : byte
 }
 
 /// <summary>
-/// One request on its way through a sequencer shard: accepted by a session, started against the store by the
-/// shard's submit loop (which fixes its place in the shard's order), finished by the completion loop in that
-/// same order (ack, fan-out).
+/// One request on its way through a sequencer shard: made by a session, queued on the shard's store with itself as
+/// the callback (which fixes its place in the shard's order), and finished on the store's writer, in that same
+/// order, by <see cref="Sequencer"/> (ack, fan-out).
 /// </summary>
-public sealed class SequencerWork
+public sealed class SequencerWork : IWriteCallback
 {
     private const int MaxPooled = 16_384;
     private static readonly System.Collections.Concurrent.ConcurrentQueue<SequencerWork> Pool = new();
@@ -44,15 +44,13 @@ public sealed class SequencerWork
         return work;
     }
 
-    /// <summary>Back to the pool, once the completion loop is done with it (its frame already released).</summary>
+    /// <summary>Back to the pool, once its sequencer is done with it (its frame already released).</summary>
     public void Return()
     {
         Origin = null!;
         Frame = null;
         Members = [];
-        Results = [];
-        Result = default;
-        StartError = null;
+        Shard = null;
         RequestId = 0;
         Conversation = User = Peer = Seq = 0;
         ClientId = default;
@@ -78,11 +76,13 @@ public sealed class SequencerWork
     /// <summary>Send: the Deliver every recipient gets, seq and timestamp still to patch; the body is its last <see cref="BodyLength"/> payload bytes.</summary>
     public Sessions.OutboundFrame? Frame;
     public int BodyLength;
-    /// <summary>CreateGroup (besides the creator), AddMembers, RemoveMembers.</summary>
+    /// <summary>CreateGroup (besides the creator), AddMembers, RemoveMembers (rewritten by the store to those who changed), Leave (the user).</summary>
     public long[] Members = [];
 
-    // Started by the submit loop.
-    public ValueTask<WriteResult> Result;
-    public ValueTask<WriteResult>[] Results = [];
-    public Exception? StartError;
+    /// <summary>The sequencer that queued it, and that its outcome goes back to.</summary>
+    internal Sequencer? Shard;
+
+    void IWriteCallback.Written(in WriteResult result) => Shard!.Complete(this, result);
+
+    void IWriteCallback.Failed(Exception error) => Shard!.Fail(this, error);
 }

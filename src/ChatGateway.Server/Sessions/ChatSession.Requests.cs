@@ -303,7 +303,10 @@ public sealed partial class ChatSession
         }
         else
         {
-            Submit(new SequencerWork { Kind = WorkKind.Leave, Origin = this, RequestId = request.RequestId, User = UserId, Conversation = request.Conversation });
+            Submit(new SequencerWork
+            {
+                Kind = WorkKind.Leave, Origin = this, RequestId = request.RequestId, User = UserId, Conversation = request.Conversation, Members = [UserId],
+            });
         }
     }
 

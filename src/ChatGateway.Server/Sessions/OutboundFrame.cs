@@ -90,6 +90,9 @@ public sealed class OutboundFrame : IBufferWriter<byte>
     /// <summary>The payload written so far, for patching in place (see the Deliver template).</summary>
     public Span<byte> Payload => _buffer.AsSpan(HeaderRoom, _end - HeaderRoom);
 
+    /// <summary>The last <paramref name="length"/> payload bytes (a Deliver's body), for the store to read where they are.</summary>
+    public ReadOnlyMemory<byte> PayloadTail(int length) => _buffer.AsMemory(_end - length, length);
+
     /// <summary>Puts the WebSocket header (binary, FIN) before the payload. Call once, after the payload is complete.</summary>
     public OutboundFrame Seal()
     {

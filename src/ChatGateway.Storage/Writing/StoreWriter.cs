@@ -94,6 +94,57 @@ internal sealed class StoreWriter : IAsyncDisposable
         return _queue.Writer.TryWrite(command) ? command.AsValueTask() : SubmitSlowAsync(command);
     }
 
+    /// <summary>
+    /// Queues a command whose outcome goes to its callback. False when the queue is full or closed: the caller still
+    /// owns the command. A store that has stopped takes it and calls the callback's Failed at once.
+    /// </summary>
+    public bool TrySubmit(WriteCommand command)
+    {
+        if (_fault is { } fault)
+        {
+            Fail(command, Faulted(fault));
+            return true;
+        }
+        return _queue.Writer.TryWrite(command);
+    }
+
+    /// <summary>Hands the outcome to the command's awaiter or callback; a callback that throws cannot stop the writer.</summary>
+    private void Complete(WriteCommand command, in WriteResult result)
+    {
+        if (command.Callback is not { } callback)
+        {
+            command.Complete(result);
+            return;
+        }
+        command.Recycle();
+        try
+        {
+            callback.Written(result);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "A write's callback failed at {Directory}; the write itself was decided and stands", _directory);
+        }
+    }
+
+    private void Fail(WriteCommand command, Exception error)
+    {
+        if (command.Callback is not { } callback)
+        {
+            command.Fail(error);
+            return;
+        }
+        command.Recycle();
+        try
+        {
+            callback.Failed(error);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "A write's failure callback failed at {Directory}", _directory);
+        }
+    }
+
     private async ValueTask<WriteResult> SubmitSlowAsync(WriteCommand command)
     {
         try
@@ -270,7 +321,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         foreach (WriteCommand command in batch.Commands)
         {
             command.ReleaseBody();
-            command.Fail(error);
+            Fail(command, error);
         }
         batch.Clear();
     }
@@ -285,7 +336,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         {
             foreach (WriteCommand command in batch.Commands)
             {
-                command.Fail(error);
+                Fail(command, error);
             }
             batch.Clear();
         }
@@ -370,7 +421,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         Batches++;
         for (int i = 0; i < batch.Commands.Count; i++)
         {
-            batch.Commands[i].Complete(batch.Results[i]);
+            Complete(batch.Commands[i], batch.Results[i]);
         }
         batch.Clear();
         _inFlight = false;
@@ -419,6 +470,11 @@ internal sealed class StoreWriter : IAsyncDisposable
                 }
                 Append(new JournalRecord { Kind = RecordKind.ReadMarked, User = command.User, Conversation = command.Conversation, Seq = readUpTo, Timestamp = now });
                 return new WriteResult(WriteStatus.Ok, command.Conversation, readUpTo, now);
+            case WriteKind.AddMembers:
+            case WriteKind.RemoveMembers:
+                return ChangeMembers(command, now);
+            case WriteKind.Barrier:
+                return new WriteResult(WriteStatus.NoChange);
             case WriteKind.RemoveMember:
                 if (!_machine.IsMember(command.Conversation, command.User))
                 {
@@ -457,6 +513,31 @@ internal sealed class StoreWriter : IAsyncDisposable
             default:
                 throw new InvalidOperationException($"not a write: {command.Kind}");
         }
+    }
+
+    /// <summary>
+    /// Adds or removes each of the command's users whose membership would change, and compacts the command's
+    /// <see cref="WriteCommand.Members"/> in place to them: the result's Seq is their count, the array's first Seq
+    /// entries are who they are (<see cref="ChatStore.TryChangeMembers"/>).
+    /// </summary>
+    private WriteResult ChangeMembers(WriteCommand command, long now)
+    {
+        bool add = command.Kind == WriteKind.AddMembers;
+        long[] users = command.Members ?? [];
+        int changed = 0;
+        foreach (long user in users)
+        {
+            if (_machine.IsMember(command.Conversation, user) == add)
+            {
+                continue;
+            }
+            Append(new JournalRecord
+            {
+                Kind = add ? RecordKind.MemberAdded : RecordKind.MemberRemoved, Conversation = command.Conversation, User = user, Timestamp = now,
+            });
+            users[changed++] = user;
+        }
+        return new WriteResult(changed > 0 ? WriteStatus.Ok : WriteStatus.NoChange, command.Conversation, changed, now);
     }
 
     private WriteResult AppendMessage(WriteCommand command, long now)

@@ -5,9 +5,11 @@ using System.Threading.Tasks.Sources;
 namespace ChatGateway.Storage.Writing;
 
 /// <summary>
-/// One request to the writer, and the awaitable its caller waits on. Pooled: a command goes back to the
-/// pool when its result is read, so steady-state writes allocate nothing but a rented body buffer.
-/// Continuations run asynchronously, so completing a batch never runs callers' code on the writer.
+/// One request to the writer, and how its caller learns the outcome: either the awaitable it waits on, or an
+/// <see cref="IWriteCallback"/> the writer calls in order. Pooled: a command goes back to the pool when its result
+/// is read (awaited) or just before its callback runs, so steady-state writes allocate nothing but a rented body
+/// buffer. Awaiters' continuations run asynchronously, so completing a batch runs no awaiting caller's code on the
+/// writer; callbacks are the way to run code there on purpose.
 /// </summary>
 internal sealed class WriteCommand : IValueTaskSource<WriteResult>
 {
@@ -29,8 +31,12 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
     public long[]? Members;
     public byte[]? Body;
     public int BodyLength;
+    /// <summary>Told the outcome instead of an awaiter (see <see cref="IWriteCallback"/>).</summary>
+    public IWriteCallback? Callback;
+    // A callback's caller keeps its body alive until told the outcome, so the writer reads it where it is: no copy.
+    private ReadOnlyMemory<byte> _borrowedBody;
 
-    public ReadOnlySpan<byte> BodySpan => Body.AsSpan(0, BodyLength);
+    public ReadOnlySpan<byte> BodySpan => Body is not null && BodyLength > 0 ? Body.AsSpan(0, BodyLength) : _borrowedBody.Span;
 
     public static WriteCommand Rent(WriteKind kind)
     {
@@ -53,6 +59,9 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
         BodyLength = body.Length;
     }
 
+    /// <summary>Reads the body from the caller's memory, which stays valid until the callback has run.</summary>
+    public void BorrowBody(ReadOnlyMemory<byte> body) => _borrowedBody = body;
+
     /// <summary>
     /// The body is in the journal and the index once the writer has processed the command. A small buffer stays
     /// with the pooled command for its next body: renting one from the shared ArrayPool per message churned once
@@ -61,6 +70,7 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
     public void ReleaseBody()
     {
         BodyLength = 0;
+        _borrowedBody = default;
         if (Body is { Length: > KeptBodyBytes })
         {
             ReturnBuffer();
@@ -91,19 +101,26 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
         finally
         {
             _core.Reset();
-            ReleaseBody();
-            Conversation = User = Seq = Peer = 0;
-            ClientId = default;
-            RequireMembership = false;
-            Members = null;
-            if (Pool.Count < MaxPooled)
-            {
-                Pool.Enqueue(this);
-            }
-            else
-            {
-                ReturnBuffer();
-            }
+            Recycle();
+        }
+    }
+
+    /// <summary>Back to the pool: after its result was read, or before its callback runs (which must not touch it).</summary>
+    public void Recycle()
+    {
+        ReleaseBody();
+        Conversation = User = Seq = Peer = 0;
+        ClientId = default;
+        RequireMembership = false;
+        Members = null;
+        Callback = null;
+        if (Pool.Count < MaxPooled)
+        {
+            Pool.Enqueue(this);
+        }
+        else
+        {
+            ReturnBuffer();
         }
     }
 
