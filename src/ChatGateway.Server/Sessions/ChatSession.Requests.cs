@@ -33,7 +33,9 @@ public sealed partial class ChatSession
             Close(CloseCode.UnsupportedData, "the chat protocol uses binary frames");
             return;
         }
-        long now = _node.Time.GetTimestamp();
+        // When the read holding this frame arrived (the connection stamps each read once, on the same clock): a burst
+        // that came in one read is a burst. Reading the clock here per message was 1.6% of the server's CPU in pairs.
+        long now = connection.LastInboundTimestamp;
         if (!_rate.TryTake(_node.RateLimits, now, (int)payload.Length))
         {
             Refuse(now, RequestIdOf(payload), ErrorCode.RateLimited, "over the request or byte rate; slow down");
