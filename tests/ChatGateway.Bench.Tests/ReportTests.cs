@@ -15,14 +15,19 @@ public sealed class ReportTests
             object[] records =
             [
                 new { scenario = "idle", server = "gateway", serverName = "ChatGateway", points, bytesPerConnectionRss = 5200.0, bytesPerConnectionHeap = 5400.0,
-                      slopeSpan = "10000→18000", bytesPerConnectionRssFromFirstStep = 8300.0, fromFirstStepSpan = "1000→18000", steadyCpuShare = 0.09 },
+                      slopeSpan = "10000→18000", bytesPerConnectionRssFromFirstStep = 8300.0, fromFirstStepSpan = "1000→18000", steadyCpuShare = 0.09,
+                      connectsPerSecond = 12_500.0, handshakeP50Ms = 3.5, handshakeP99Ms = 12.25 },
+                // Written before connect rates and handshakes were measured: the report shows dashes, not zeros.
+                new { scenario = "idle", server = "ws", serverName = "Node ws", points, bytesPerConnectionRss = 3900.0, bytesPerConnectionHeap = 2600.0,
+                      slopeSpan = "10000→18000", bytesPerConnectionRssFromFirstStep = 5300.0, fromFirstStepSpan = "1000→18000", steadyCpuShare = 0.03 },
                 new { scenario = "pairs", server = "tcp", serverName = "raw TCP relay", deliveredPerSecond = 1_000_000.0, serverCpuShare = 0.99, loadCpuShare = 0.8,
                       deliveredPerServerCpuSecond = 1_010_101.0 },
                 new { scenario = "rate", server = "tcp", serverName = "raw TCP relay", offeredPerSecond = 20_000.0, rateHeld = false, p50Ms = 0.2, p99Ms = 1.1,
                       p999Ms = 5.5, maxMs = 9.0, serverCpuShare = 0.8 },
             ];
             string md = WriteReport(directory, records);
-            Assert.Contains("| ChatGateway | **5,200** | 5,400 | 10000→18000 |", md);
+            Assert.Contains("| ChatGateway | **5,200** | 5,400 | 10000→18000 | 8,300 (1000→18000) | 9.0% | 12,500 | 3.50 / 12.25 |", md);
+            Assert.Contains("| Node ws | **3,900** | 2,600 | 10000→18000 | 5,300 (1000→18000) | 3.0% | – | – |", md);
             Assert.Contains("| raw TCP relay | 1,000,000 | 99.0% | 80.0% | **1,010,101** |", md);
             Assert.Contains("| raw TCP relay | 20,000 | **no** |", md);
             foreach (string chart in new[] { "pairs.png", "latency.png", "memory.png" })

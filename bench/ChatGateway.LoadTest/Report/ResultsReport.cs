@@ -24,9 +24,12 @@ public static class ResultsReport
                       $"server on core 0, load generator on core 1 · `{root.GetProperty("command").GetString()}`").AppendLine();
 
         Table(md, "idle: memory per idle authenticated connection, after a forced GC (slope over the last step; from the first step in brackets)",
-            Of(records, "idle"), ["server", "RSS bytes/conn", "managed bytes/conn", "slope over", "RSS (from first step)", "steady CPU (share of a core)"],
+            Of(records, "idle"), ["server", "RSS bytes/conn", "managed bytes/conn", "slope over", "RSS (from first step)", "steady CPU (share of a core)",
+                $"connects/s, last step ({Scenarios.Workers.ConnectsInFlight} at once)", "handshake p50 / p99 ms, last step"],
             r => [Name(r), "**" + N(r, "bytesPerConnectionRss") + "**", N(r, "bytesPerConnectionHeap"), r.GetProperty("slopeSpan").GetString()!,
-                $"{N(r, "bytesPerConnectionRssFromFirstStep")} ({r.GetProperty("fromFirstStepSpan").GetString()})", P(r, "steadyCpuShare")]);
+                $"{N(r, "bytesPerConnectionRssFromFirstStep")} ({r.GetProperty("fromFirstStepSpan").GetString()})", P(r, "steadyCpuShare"),
+                Has(r, "connectsPerSecond") ? N(r, "connectsPerSecond") : "–",
+                Has(r, "handshakeP50Ms") ? $"{Ms(r, "handshakeP50Ms")} / {Ms(r, "handshakeP99Ms")}" : "–"]);
         PassTable(md, "pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies",
             Of(records, "pairs"), "deliveredPerServerCpuSecond", ["server", "delivered/s", "server CPU", "load CPU", "delivered per server CPU-second"],
             (r, _) => [Name(r), N(r, "deliveredPerSecond"), P(r, "serverCpuShare"), P(r, "loadCpuShare"), "**" + N(r, "deliveredPerServerCpuSecond") + "**"],
@@ -122,6 +125,9 @@ public static class ResultsReport
         int held = passes.Count(r => r.GetProperty("rateHeld").GetBoolean());
         return held == passes.Length ? "yes" : passes.Length == 1 ? "**no**" : $"**no** ({held} of {passes.Length} held)";
     }
+
+    /// <summary>Results written before a figure existed lack it (and 0 means it was not measured).</summary>
+    private static bool Has(JsonElement r, string key) => r.TryGetProperty(key, out JsonElement value) && value.GetDouble() > 0;
 
     private static int Round(JsonElement r) => r.TryGetProperty("round", out JsonElement round) ? round.GetInt32() : 1;
 

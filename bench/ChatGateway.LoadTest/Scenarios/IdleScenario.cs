@@ -1,12 +1,16 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using ChatGateway.LoadTest.Targets;
+using HdrHistogram;
 
 namespace ChatGateway.LoadTest.Scenarios;
 
 /// <summary>
 /// `idle`: N idle authenticated connections heartbeating every 24 s, in steps; at each step the server's RSS and
 /// managed heap after a forced full GC; bytes per connection as the slope over the last step (and from the first). Connections are spread
-/// over workers of at most 9,000 each (the 20,000 open-files limit per process).
+/// over workers of at most 9,000 each (the 20,000 open-files limit per process). Each step's connections are opened
+/// <see cref="Workers.ConnectsInFlight"/> at a time: the connect rate and the handshake latency (TCP connect and
+/// upgrade, until the server's 101) under that storm are reported per step.
 /// </summary>
 public static class IdleScenario
 {
@@ -27,20 +31,39 @@ public static class IdleScenario
             foreach (int target in steps)
             {
                 double connectMs = 0;
+                int opened = 0;
+                var handshakes = new LongHistogram(60_000_000, 3); // µs, up to a minute
                 while (open < target)
                 {
                     int count = Math.Min(PerWorker, target - open);
                     WorkerProcess worker = WorkerProcess.Start("worker-idle", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
                         (1_000_000 + open).ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture));
                     workers.Add(worker);
-                    string line = await worker.WaitForAsync("CONNECTED", TimeSpan.FromMinutes(5));
-                    connectMs += double.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture);
+                    string[] connected = (await worker.WaitForAsync("CONNECTED", TimeSpan.FromMinutes(5))).Split(' ');
+                    connectMs += double.Parse(connected[2], CultureInfo.InvariantCulture);
+                    foreach (int micros in MemoryMarshal.Cast<byte, int>(Convert.FromBase64String(connected[3])))
+                    {
+                        handshakes.RecordValue(Math.Clamp((long)micros, 1L, handshakes.HighestTrackableValue));
+                    }
                     open += count;
+                    opened += count;
                 }
                 (long rss, long heap, _) = await server.MeasureMemoryAsync(target);
-                points.Add(Point(target, rss, heap, connectMs));
+                Dictionary<string, object> point = Point(target, rss, heap, connectMs);
+                if (opened > 0)
+                {
+                    point["connectsPerSecond"] = Math.Round(opened / (connectMs / 1000));
+                    point["handshakeP50Ms"] = Math.Round(handshakes.GetValueAtPercentile(50) / 1000.0, 2);
+                    point["handshakeP99Ms"] = Math.Round(handshakes.GetValueAtPercentile(99) / 1000.0, 2);
+                    point["handshakeMaxMs"] = Math.Round(handshakes.GetMaxValue() / 1000.0, 2);
+                }
+                points.Add(point);
                 Console.WriteLine($"idle [{name}]: {target,6} connections: RSS {rss / 1048576.0,8:F1} MiB, managed heap {heap / 1048576.0,7:F1} MiB " +
-                                  $"({(rss - rss0) / (double)target:F0} B RSS and {(heap - heap0) / (double)target:F0} B heap per connection over the empty server)");
+                                  $"({(rss - rss0) / (double)target:F0} B RSS and {(heap - heap0) / (double)target:F0} B heap per connection over the empty server)" +
+                                  (opened > 0
+                                      ? $"; {opened} connected in {connectMs:F0} ms ({point["connectsPerSecond"]:N0}/s), handshake p50 {point["handshakeP50Ms"]:F2} ms, " +
+                                        $"p99 {point["handshakeP99Ms"]:F2} ms, max {point["handshakeMaxMs"]:F2} ms"
+                                      : ""));
             }
             // The steady state at the last step: everything the server does for idle heartbeating users (heartbeat
             // frames, presence, keep-alive), as a CPU share and bytes written to disk.
@@ -72,6 +95,10 @@ public static class IdleScenario
                 ["bytesPerConnectionHeapFromFirstStep"] = Math.Round(fromFirstHeap),
                 ["fromFirstStepSpan"] = firstSpan,
                 ["steadyCpuShare"] = Math.Round(cpuShare, 4),
+                // The last step's connection storm (the step the slope is taken over).
+                ["connectsPerSecond"] = points[^1].GetValueOrDefault("connectsPerSecond", 0.0),
+                ["handshakeP50Ms"] = points[^1].GetValueOrDefault("handshakeP50Ms", 0.0),
+                ["handshakeP99Ms"] = points[^1].GetValueOrDefault("handshakeP99Ms", 0.0),
                 ["steadyDiskBytesPerSecond"] = Math.Round(diskPerSecond),
                 ["steadyWindowSeconds"] = steadyWindow.TotalSeconds,
             };
