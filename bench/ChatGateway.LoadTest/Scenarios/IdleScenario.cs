@@ -37,7 +37,8 @@ public static class IdleScenario
                 {
                     int count = Math.Min(PerWorker, target - open);
                     WorkerProcess worker = WorkerProcess.Start("worker-idle", kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret,
-                        (1_000_000 + open).ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture));
+                        (1_000_000 + open).ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture),
+                        $"127.0.0.{2 + workers.Count}"); // a source address per worker (LoadConnection.SourceAddress)
                     workers.Add(worker);
                     string[] connected = (await worker.WaitForAsync("CONNECTED", TimeSpan.FromMinutes(5))).Split(' ');
                     connectMs += double.Parse(connected[2], CultureInfo.InvariantCulture);

@@ -18,7 +18,7 @@ public static class Workers
     public const int ConnectsInFlight = 64;
 
     /// <summary>
-    /// worker-idle KIND PORT SECRET FIRST_USER COUNT: COUNT idle sessions heartbeating every 24 s. Prints
+    /// worker-idle KIND PORT SECRET FIRST_USER COUNT [SOURCE_ADDRESS]: COUNT idle sessions heartbeating every 24 s. Prints
     /// "CONNECTED count ms handshakes", the last the µs of each connection's handshake (int32s, base64).
     /// </summary>
     public static async Task<int> IdleAsync(string[] args)
@@ -26,6 +26,10 @@ public static class Workers
         (Wire wire, IPEndPoint server) = Target(args);
         long first = long.Parse(args[4], CultureInfo.InvariantCulture);
         int count = int.Parse(args[5], CultureInfo.InvariantCulture);
+        if (args.Length > 6)
+        {
+            LoadConnection.SourceAddress = IPAddress.Parse(args[6]);
+        }
         var connections = new LoadConnection[count];
         var handshakeMicros = new int[count]; // each connection's TCP connect and upgrade, until the server's 101
         var started = Stopwatch.StartNew();
