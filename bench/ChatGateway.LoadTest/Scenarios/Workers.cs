@@ -26,7 +26,7 @@ public static class Workers
         (Wire wire, IPEndPoint server) = Target(args);
         long first = long.Parse(args[4], CultureInfo.InvariantCulture);
         int count = int.Parse(args[5], CultureInfo.InvariantCulture);
-        if (args.Length > 6)
+        if (args.Length > 6 && OperatingSystem.IsLinux()) // IP_BIND_ADDRESS_NO_PORT (LoadConnection.SourceAddress) is Linux's
         {
             LoadConnection.SourceAddress = IPAddress.Parse(args[6]);
         }
