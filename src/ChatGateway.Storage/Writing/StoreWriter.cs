@@ -434,12 +434,9 @@ internal sealed class StoreWriter : IAsyncDisposable
             case WriteKind.AppendMessage:
                 return AppendMessage(command, now);
             case WriteKind.AddMember:
-                if (_machine.IsMember(command.Conversation, command.User))
-                {
-                    return new WriteResult(WriteStatus.AlreadyMember, command.Conversation);
-                }
-                Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = command.User, Timestamp = now });
-                return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
+                return ChangeMember(command.Conversation, command.User, add: true, now)
+                    ? new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now)
+                    : new WriteResult(WriteStatus.AlreadyMember, command.Conversation);
             case WriteKind.CreateConversation:
                 // Atomic with respect to every other write: the caller picks an id and learns here whether it
                 // is still free (no member and no message ever), so two creators can never share one id.
@@ -448,13 +445,10 @@ internal sealed class StoreWriter : IAsyncDisposable
                 {
                     return new WriteResult(WriteStatus.Exists, command.Conversation);
                 }
-                Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = command.User, Timestamp = now });
+                ChangeMember(command.Conversation, command.User, add: true, now);
                 foreach (long member in command.Members ?? [])
                 {
-                    if (!_machine.IsMember(command.Conversation, member))
-                    {
-                        Append(new JournalRecord { Kind = RecordKind.MemberAdded, Conversation = command.Conversation, User = member, Timestamp = now });
-                    }
+                    ChangeMember(command.Conversation, member, add: true, now); // duplicates join once
                 }
                 return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
             case WriteKind.MarkRead:
@@ -476,12 +470,9 @@ internal sealed class StoreWriter : IAsyncDisposable
             case WriteKind.Barrier:
                 return new WriteResult(WriteStatus.NoChange);
             case WriteKind.RemoveMember:
-                if (!_machine.IsMember(command.Conversation, command.User))
-                {
-                    return new WriteResult(WriteStatus.NotMember, command.Conversation);
-                }
-                Append(new JournalRecord { Kind = RecordKind.MemberRemoved, Conversation = command.Conversation, User = command.User, Timestamp = now });
-                return new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now);
+                return ChangeMember(command.Conversation, command.User, add: false, now)
+                    ? new WriteResult(WriteStatus.Ok, command.Conversation, Timestamp: now)
+                    : new WriteResult(WriteStatus.NotMember, command.Conversation);
             case WriteKind.EnqueuePending:
                 if (StateQueries.TryGetPendingEntryOf(_session, command.User, command.Conversation, out PendingEntry entry))
                 {
@@ -527,17 +518,23 @@ internal sealed class StoreWriter : IAsyncDisposable
         int changed = 0;
         foreach (long user in users)
         {
-            if (_machine.IsMember(command.Conversation, user) == add)
+            if (ChangeMember(command.Conversation, user, add, now))
             {
-                continue;
+                users[changed++] = user;
             }
-            Append(new JournalRecord
-            {
-                Kind = add ? RecordKind.MemberAdded : RecordKind.MemberRemoved, Conversation = command.Conversation, User = user, Timestamp = now,
-            });
-            users[changed++] = user;
         }
         return new WriteResult(changed > 0 ? WriteStatus.Ok : WriteStatus.NoChange, command.Conversation, changed, now);
+    }
+
+    /// <summary>Journals <paramref name="user"/> joining (or leaving) when that changes something; false when they already were (or were not) a member.</summary>
+    private bool ChangeMember(long conversation, long user, bool add, long now)
+    {
+        if (_machine.IsMember(conversation, user) == add)
+        {
+            return false;
+        }
+        Append(new JournalRecord { Kind = add ? RecordKind.MemberAdded : RecordKind.MemberRemoved, Conversation = conversation, User = user, Timestamp = now });
+        return true;
     }
 
     private WriteResult AppendMessage(WriteCommand command, long now)

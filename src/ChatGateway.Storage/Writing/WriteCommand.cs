@@ -29,14 +29,13 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
     public long Peer;
     /// <summary>CreateConversation: members besides the creator.</summary>
     public long[]? Members;
-    public byte[]? Body;
-    public int BodyLength;
     /// <summary>Told the outcome instead of an awaiter (see <see cref="IWriteCallback"/>).</summary>
     public IWriteCallback? Callback;
-    // A callback's caller keeps its body alive until told the outcome, so the writer reads it where it is: no copy.
-    private ReadOnlyMemory<byte> _borrowedBody;
+    // The body the writer reads: a copy in the command's own buffer (CopyBody), or the caller's memory (BorrowBody).
+    private ReadOnlyMemory<byte> _body;
+    private byte[]? _buffer;
 
-    public ReadOnlySpan<byte> BodySpan => Body is not null && BodyLength > 0 ? Body.AsSpan(0, BodyLength) : _borrowedBody.Span;
+    public ReadOnlySpan<byte> BodySpan => _body.Span;
 
     public static WriteCommand Rent(WriteKind kind)
     {
@@ -50,17 +49,20 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
 
     public void CopyBody(ReadOnlySpan<byte> body)
     {
-        if (Body is null || Body.Length < body.Length)
+        if (_buffer is null || _buffer.Length < body.Length)
         {
             ReturnBuffer();
-            Body = ArrayPool<byte>.Shared.Rent(Math.Max(body.Length, KeptBodyBytes / 2));
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(body.Length, KeptBodyBytes / 2));
         }
-        body.CopyTo(Body);
-        BodyLength = body.Length;
+        body.CopyTo(_buffer);
+        _body = _buffer.AsMemory(0, body.Length);
     }
 
-    /// <summary>Reads the body from the caller's memory, which stays valid until the callback has run.</summary>
-    public void BorrowBody(ReadOnlyMemory<byte> body) => _borrowedBody = body;
+    /// <summary>
+    /// Reads the body from the caller's memory, which stays valid until the callback has run: a callback's caller
+    /// keeps its body alive until told the outcome, so the writer reads it where it is, with no copy.
+    /// </summary>
+    public void BorrowBody(ReadOnlyMemory<byte> body) => _body = body;
 
     /// <summary>
     /// The body is in the journal and the index once the writer has processed the command. A small buffer stays
@@ -69,9 +71,8 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
     /// </summary>
     public void ReleaseBody()
     {
-        BodyLength = 0;
-        _borrowedBody = default;
-        if (Body is { Length: > KeptBodyBytes })
+        _body = default;
+        if (_buffer is { Length: > KeptBodyBytes })
         {
             ReturnBuffer();
         }
@@ -79,10 +80,10 @@ internal sealed class WriteCommand : IValueTaskSource<WriteResult>
 
     private void ReturnBuffer()
     {
-        if (Body is not null)
+        if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(Body);
-            Body = null;
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
         }
     }
 
