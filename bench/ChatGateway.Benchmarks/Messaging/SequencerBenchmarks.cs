@@ -47,7 +47,10 @@ public class SequencerBenchmarks
     public void Setup()
     {
         _directory = BenchStore.NewDirectory();
-        var chat = new ChatOptions { Shards = 1, SequencerQueueDepth = Messages * 2, MaxQueuedFrames = 16, MaxQueuedBytes = 2L << 20, MaxPageBytes = 1 << 20 };
+        // Room for twice the most in flight (2 × Messages, pipelined): a request is acked before the sequencer counts
+        // it completed, so the next invocation may start while the last acked ones are still counted in flight, and a
+        // bound of exactly 2 × Messages refused one now and then (session 17).
+        var chat = new ChatOptions { Shards = 1, SequencerQueueDepth = Messages * 4, MaxQueuedFrames = 16, MaxQueuedBytes = 2L << 20, MaxPageBytes = 1 << 20 };
         var auth = new AuthOptions();
         var tokens = new TokenService(JwtSecret.Resolve(new string('s', 32), _directory), auth, TimeProvider.System);
         _node = new ChatNode(new GatewayOptions { Data = _directory }, chat, () => BenchStore.Options(_directory, Durability), tokens,
@@ -99,7 +102,7 @@ public class SequencerBenchmarks
             SequencerWork work = SequencerWork.RentSend(_requester, 0, conversation, sender, 0, ClientMessageId.FromBytes(clientId), frame, _body.Length);
             if (!_sequencer.TrySubmit(work))
             {
-                throw new InvalidOperationException("sequencer queue full");
+                throw new InvalidOperationException($"sequencer queue full: {_sequencer.Submitted - _sequencer.Completed} in flight");
             }
         }
         _submitted += Messages;

@@ -56,19 +56,58 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
     [ThreadStatic]
     private static OutboundFrame[]? t_batch;
 
-    // Guarded by lock (this), the session: a separate lock object would cost ~40 bytes per connection. The session
-    // takes no other lock on itself.
+    // The queue's lock and flags share one int (see Enter): a lock object would cost ~40 bytes per connection, a
+    // separate lock word 8 more (the fields would no longer fit their padding). Fields below are guarded by it.
+    private const int Locked = 1, Draining = 2, Completed = 4;
+    private int _state;
     private OutboundFrame[]? _ring;
     private int _head;
     private int _count;
     private long _bytes;
-    private bool _draining;
-    private bool _completed;
 
     // The batch being written when a write did not complete synchronously (the client's TCP window is full).
     private OutboundFrame[]? _writing;
     private int _writingCount;
     private long _writingBytes;
+
+    private bool IsDraining => (_state & Draining) != 0;
+
+    private bool IsCompleted => (_state & Completed) != 0;
+
+    /// <summary>Sets or clears a flag; only under the lock (no other thread writes the state while it is held).</summary>
+    private void SetFlag(int flag, bool on) => _state = on ? _state | flag : _state & ~flag;
+
+    /// <summary>
+    /// Takes the queue's lock: one compare-and-swap when free. The sections it guards are a few ring operations, so a
+    /// waiter spins (yielding the core to the holder, never sleeping a whole millisecond) rather than parking. It
+    /// replaces <c>lock (this)</c>, whose Monitor calls into the runtime's native code on every enter and exit:
+    /// 3.8% of the server's CPU in <c>pairs</c> for the writer's acks and Delivers (perf, session 17).
+    /// </summary>
+    private void Enter()
+    {
+        int state = _state;
+        if ((state & Locked) != 0 || Interlocked.CompareExchange(ref _state, state | Locked, state) != state)
+        {
+            EnterContended();
+        }
+    }
+
+    private void EnterContended()
+    {
+        SpinWait spin = default;
+        while (true)
+        {
+            int state = Volatile.Read(ref _state);
+            if ((state & Locked) == 0 && Interlocked.CompareExchange(ref _state, state | Locked, state) == state)
+            {
+                return;
+            }
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Releases the lock, publishing the section's writes (a release store).</summary>
+    private void Exit() => Volatile.Write(ref _state, _state & ~Locked);
 
     /// <summary>The most frames waiting; one more is refused (<see cref="EnqueueResult.Full"/>).</summary>
     protected abstract int MaxFrames { get; }
@@ -84,27 +123,32 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
     {
         get
         {
-            lock (this)
-            {
-                return _bytes;
-            }
+            Enter();
+            long bytes = _bytes;
+            Exit();
+            return bytes;
         }
     }
 
     /// <summary>Queues <paramref name="frame"/>, taking over the caller's reference (released here unless queued).</summary>
     protected EnqueueResult TryEnqueue(OutboundFrame frame)
     {
-        lock (this)
+        Enter();
+        try
         {
-            if (_completed || _count == MaxFrames || _bytes + frame.Length > MaxBytes)
+            if (IsCompleted || _count == MaxFrames || _bytes + frame.Length > MaxBytes)
             {
                 frame.Release();
-                return _completed ? EnqueueResult.Closed : EnqueueResult.Full;
+                return IsCompleted ? EnqueueResult.Closed : EnqueueResult.Full;
             }
             if (!Add(frame))
             {
                 return EnqueueResult.Queued;
             }
+        }
+        finally
+        {
+            Exit();
         }
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return EnqueueResult.Queued;
@@ -125,11 +169,12 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
             throw new ArgumentOutOfRangeException(nameof(payload), "only small answers are coalesced");
         }
         int length = FrameWriter.HeaderLength(payload.Length) + payload.Length;
-        lock (this)
+        Enter();
+        try
         {
-            if (_completed || _bytes + length > MaxBytes)
+            if (IsCompleted || _bytes + length > MaxBytes)
             {
-                return _completed ? EnqueueResult.Closed : EnqueueResult.Full;
+                return IsCompleted ? EnqueueResult.Closed : EnqueueResult.Full;
             }
             if (_count > 0 && _ring![(_head + _count - 1) % _ring.Length] is { CarriesSeveral: true } tail && tail.TryAppendFrame(payload))
             {
@@ -146,6 +191,10 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
             {
                 return EnqueueResult.Queued;
             }
+        }
+        finally
+        {
+            Exit();
         }
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return EnqueueResult.Queued;
@@ -164,24 +213,29 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
         _ring![(_head + _count) % _ring.Length] = frame;
         _count++;
         _bytes += frame.Length;
-        if (_draining)
+        if (IsDraining)
         {
             return false;
         }
-        _draining = true;
+        SetFlag(Draining, true);
         return true;
     }
 
     /// <summary>No more frames: those waiting are dropped (the client syncs on reconnect), later ones are refused.</summary>
     protected void CompleteOutbound()
     {
-        lock (this)
+        Enter();
+        try
         {
-            _completed = true;
-            if (!_draining)
+            SetFlag(Completed, true);
+            if (!IsDraining)
             {
                 DropAll();
             }
+        }
+        finally
+        {
+            Exit();
         }
     }
 
@@ -196,9 +250,10 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
             t_batch = null;
             int count = 0;
             long bytes = 0;
-            lock (this)
+            Enter();
+            try
             {
-                if (_completed)
+                if (IsCompleted)
                 {
                     DropAll();
                 }
@@ -213,11 +268,15 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
                 }
                 if (count == 0)
                 {
-                    _draining = false;
+                    SetFlag(Draining, false);
                     ReturnRing();
                     t_batch = batch;
                     return;
                 }
+            }
+            finally
+            {
+                Exit();
             }
             ValueTask<bool> write = WriteAsync(new FrameBatch(batch, count));
             if (!write.IsCompleted)
@@ -254,17 +313,22 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
             batch[i] = null!;
         }
         t_batch = batch;
-        lock (this)
+        Enter();
+        try
         {
             _bytes -= bytes;
             if (sent)
             {
                 return true;
             }
-            _completed = true;
+            SetFlag(Completed, true);
             DropAll();
-            _draining = false;
+            SetFlag(Draining, false);
             return false;
+        }
+        finally
+        {
+            Exit();
         }
     }
 

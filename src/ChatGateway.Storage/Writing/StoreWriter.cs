@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using ChatGateway.Storage.Journal;
 using ChatGateway.Storage.Recovery;
 using ChatGateway.Storage.State;
@@ -28,7 +27,8 @@ internal sealed class StoreWriter : IAsyncDisposable
 {
     private static readonly WriteCommand TickCommand = new() { Kind = WriteKind.Tick };
 
-    private readonly Channel<WriteCommand> _queue;
+    private readonly WriteQueue _queue;
+    private readonly List<WriteCommand> _taken = []; // the writer's: what it took from the queue, before sorting
     private readonly JournalLog _journal;
     private readonly StateStore _state;
     private readonly StateSession _session;
@@ -68,11 +68,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         _logger = logger;
         _recordBuffer = new byte[JournalCodec.EncodedLength(options.MaxBodyBytes)];
         _drive = new DriveInfo(directory);
-        _queue = Channel.CreateBounded<WriteCommand>(new BoundedChannelOptions(options.WriteQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _queue = new WriteQueue(options.WriteQueueCapacity);
         _lastCheckpointAt = _lastCommitAt = time.GetTimestamp();
         _ticker = new PeriodicTimer(options.Durability == DurabilityMode.Relaxed ? options.RelaxedCommitInterval : TimeSpan.FromSeconds(1), time);
         _loop = Task.Run(RunAsync);
@@ -91,7 +87,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             command.Fail(Faulted(fault));
             return command.AsValueTask();
         }
-        return _queue.Writer.TryWrite(command) ? command.AsValueTask() : SubmitSlowAsync(command);
+        return _queue.TryWrite(command) ? command.AsValueTask() : SubmitSlowAsync(command);
     }
 
     /// <summary>
@@ -105,7 +101,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             Fail(command, Faulted(fault));
             return true;
         }
-        return _queue.Writer.TryWrite(command);
+        return _queue.TryWrite(command);
     }
 
     /// <summary>Hands the outcome to the command's awaiter or callback; a callback that throws cannot stop the writer.</summary>
@@ -147,11 +143,7 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     private async ValueTask<WriteResult> SubmitSlowAsync(WriteCommand command)
     {
-        try
-        {
-            await _queue.Writer.WriteAsync(command).ConfigureAwait(false); // the queue is full: wait for room
-        }
-        catch (ChannelClosedException)
+        if (!await _queue.WriteAsync(command).ConfigureAwait(false)) // the queue is full: wait for room
         {
             command.ReleaseBody();
             throw new ObjectDisposedException(nameof(ChatStore), "the store is closing");
@@ -165,7 +157,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         {
             while (await _ticker.WaitForNextTickAsync().ConfigureAwait(false))
             {
-                _queue.Writer.TryWrite(TickCommand);
+                _queue.TryWrite(TickCommand);
             }
         }
         catch (OperationCanceledException)
@@ -201,10 +193,9 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        ChannelReader<WriteCommand> reader = _queue.Reader;
         while (true)
         {
-            if (!reader.TryPeek(out _))
+            if (_queue.IsEmpty)
             {
                 if (_inFlight)
                 {
@@ -218,12 +209,13 @@ internal sealed class StoreWriter : IAsyncDisposable
                     }
                     continue;
                 }
-                if (!await reader.WaitToReadAsync().ConfigureAwait(false))
+                if (!await _queue.WaitToReadAsync().ConfigureAwait(false))
                 {
                     break;
                 }
             }
-            while (_executing.Commands.Count < _options.MaxBatchSize && reader.TryRead(out WriteCommand? command))
+            _queue.TakeUpTo(_taken, _options.MaxBatchSize - _executing.Commands.Count);
+            foreach (WriteCommand command in _taken)
             {
                 switch (command.Kind)
                 {
@@ -237,6 +229,7 @@ internal sealed class StoreWriter : IAsyncDisposable
                         break;
                 }
             }
+            _taken.Clear();
 
             if (_fault is not null)
             {
@@ -722,7 +715,7 @@ internal sealed class StoreWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _ticker.Dispose();
-        _queue.Writer.TryComplete();
+        _queue.Close();
         await _loop.ConfigureAwait(false);
         await _tickLoop.ConfigureAwait(false);
         _machine.Dispose(); // its prefetch session, before the store's index closes
