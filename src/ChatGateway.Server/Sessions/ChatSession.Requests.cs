@@ -24,9 +24,23 @@ public sealed partial class ChatSession
     private static readonly System.Collections.Concurrent.ConcurrentBag<MessagePage> Pages = [];
     private const int MaxPooledPages = 16;
 
+    /// <summary>One message from the client; answers queued while it is handled here leave in one drain at the end (<see cref="OutboundQueue.BeginOwnInput"/>).</summary>
+    public ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload)
+    {
+        BeginOwnInput();
+        try
+        {
+            return HandleMessageAsync(connection, type, payload); // runs here up to its first await that waits
+        }
+        finally
+        {
+            EndOwnInput();
+        }
+    }
+
     // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload)
+    private async ValueTask HandleMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload)
     {
         if (type != WebSocketOpcode.Binary)
         {

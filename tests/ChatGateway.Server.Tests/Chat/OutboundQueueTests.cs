@@ -51,6 +51,8 @@ public sealed class OutboundQueueTests
         public new EnqueueResult TryEnqueueSmall(ReadOnlySpan<byte> payload) => base.TryEnqueueSmall(payload);
         public new long QueuedBytes => base.QueuedBytes;
         public void Complete() => CompleteOutbound();
+        public void BeginInput() => BeginOwnInput();
+        public void EndInput() => EndOwnInput();
     }
 
     private static OutboundFrame Frame(byte value, int payload = 1)
@@ -97,6 +99,35 @@ public sealed class OutboundQueueTests
             Assert.Equal(Enumerable.Range(0, 2_000).Select(i => (byte)(t * 50 + i % 50)), mine);
         }
         Assert.True(sink.Batches < 8_000, "frames that wait together leave in one write");
+    }
+
+    [Fact]
+    public async Task Answers_queued_while_the_session_handles_its_own_input_are_written_by_that_thread_when_it_ends()
+    {
+        var sink = new Sink();
+        var queue = new Queue(sink, maxFrames: 100, maxBytes: 1 << 20);
+
+        queue.BeginInput();
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([1]));
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(2)));
+        // Another thread's frame meanwhile (a Deliver from a shard's writer) joins the drain this thread owes. Joined,
+        // not awaited: the handling is one synchronous stretch on one thread, which an await would leave.
+        OutboundQueue.EnqueueResult other = default;
+        var writer = new Thread(() => other = queue.TryEnqueue(Frame(3)));
+        writer.Start();
+        writer.Join();
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, other);
+        Assert.Equal(0, sink.Batches); // no drain was handed to the pool: nothing could have been written
+        queue.EndInput();
+
+        Assert.Equal(1, sink.Batches); // written here, before EndInput returned, all in one write
+        Assert.Equal([[1], [2], [3]], FramePayloads(sink.Written));
+        Assert.Equal(0, queue.QueuedBytes);
+
+        // Outside the session's own input, an answer is drained on the pool as before.
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([4]));
+        await WaitUntilAsync(() => sink.Batches == 2);
+        Assert.Equal([[1], [2], [3], [4]], FramePayloads(sink.Written));
     }
 
     [Fact]
