@@ -28,7 +28,7 @@ internal sealed class StoreWriter : IAsyncDisposable
     private static readonly WriteCommand TickCommand = new() { Kind = WriteKind.Tick };
 
     private readonly WriteQueue _queue;
-    private readonly List<WriteCommand> _taken = []; // the writer's: what it took from the queue, before sorting
+    private readonly List<WriteCommand> _taken = []; // the writer's: what it took from the queue, ticks and checkpoint requests among them
     private readonly JournalLog _journal;
     private readonly StateStore _state;
     private readonly StateSession _session;
