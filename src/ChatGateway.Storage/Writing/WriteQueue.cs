@@ -5,9 +5,9 @@ namespace ChatGateway.Storage.Writing;
 /// <summary>
 /// The writer's bounded queue: any thread writes, the writer alone reads, a batch at a time. It replaces a bounded
 /// <c>Channel</c>, which took its lock (a <c>Monitor</c>, native code) once for every write and once more for every
-/// read: with one command per chat message, those two lock round trips were ~2.5% of the server's CPU in
-/// <c>pairs</c> (perf, session 17). Here a write takes one <see cref="Lock"/> (managed, no object header) and
-/// the writer takes a whole batch under one.
+/// read: with one command per chat message, ~3% of the server's CPU in <c>pairs</c> (perf, session 17). Here a write
+/// takes a <see cref="Lock"/> once and the writer takes a whole batch under one, so the per-read lock is gone; the
+/// write's <see cref="Lock"/> measured about what its <c>Monitor</c> cost (~2%).
 /// <para>
 /// Bound: <see cref="StoreOptions.WriteQueueCapacity"/> commands waiting. When full, <see cref="TryWrite"/> refuses
 /// at once and <see cref="WriteAsync"/> waits, first come first served, until the writer has taken enough to make
