@@ -113,6 +113,66 @@ public sealed class MessageTests
         Assert.Equal((WriteStatus.Ok, 2L), (late.Status, late.Seq));
     }
 
+    [Fact]
+    public async Task Ids_sent_together_and_retried_in_the_same_batch_are_stored_once_and_found_again_after_replay()
+    {
+        // Sent without waiting, the messages of four senders share batches: most of their ids are claimed in the
+        // writer's memory and written per dedupe block at the end of the batch, and each id's retry follows it there.
+        await using var temp = new TempStore(o => o.DedupeWindow = TimeSpan.FromHours(1));
+        ChatStore store = await temp.OpenAsync();
+        var writes = new List<(long Sender, int N, Task<WriteResult> Write)>();
+        for (int n = 0; n < 200; n++)
+        {
+            for (long sender = 1; sender <= 4; sender++)
+            {
+                writes.Add((sender, n, store.AppendMessageAsync(sender, sender, new ClientMessageId((ulong)sender, (ulong)n), "x"u8, requireMembership: false).AsTask()));
+                writes.Add((sender, n, store.AppendMessageAsync(sender, sender, new ClientMessageId((ulong)sender, (ulong)n), "x"u8, requireMembership: false).AsTask()));
+            }
+        }
+        await Task.WhenAll(writes.Select(w => w.Write));
+        Assert.True(store.Stats.Batches < writes.Count / 8, $"{writes.Count} writes in {store.Stats.Batches} batches: too few shared a batch to test this");
+
+        var seqOf = new Dictionary<(long, int), long>();
+        foreach ((long sender, int n, Task<WriteResult> write) in writes)
+        {
+            WriteResult result = await write;
+            if (seqOf.TryAdd((sender, n), result.Seq))
+            {
+                Assert.Equal((WriteStatus.Ok, n + 1L), (result.Status, result.Seq));
+            }
+            else
+            {
+                Assert.Equal((WriteStatus.Duplicate, n + 1L), (result.Status, result.Seq));
+            }
+        }
+
+        string image = temp.CopyFilesAsCrashed();
+        try
+        {
+            await using ChatStore replayed = await ChatStore.OpenAsync(TempStore.SmallOptions(image), time: temp.Time);
+            Assert.Equal(800, replayed.Recovery.Replayed);
+            await AssertRetriesAreDuplicatesAsync(replayed);
+        }
+        finally
+        {
+            Directory.Delete(image, recursive: true);
+        }
+        await AssertRetriesAreDuplicatesAsync(store);
+
+        async Task AssertRetriesAreDuplicatesAsync(ChatStore store)
+        {
+            foreach (((long sender, int n), long seq) in seqOf)
+            {
+                WriteResult retry = await store.AppendMessageAsync(sender, sender, new ClientMessageId((ulong)sender, (ulong)n), "x"u8, requireMembership: false);
+                Assert.Equal((WriteStatus.Duplicate, seq), (retry.Status, retry.Seq));
+            }
+            for (long sender = 1; sender <= 4; sender++)
+            {
+                Assert.Equal(200, store.GetConversation(sender).Head);
+            }
+        }
+    }
+
     [Theory]
     [InlineData(3)]
     [InlineData(4)]

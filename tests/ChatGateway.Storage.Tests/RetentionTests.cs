@@ -54,6 +54,55 @@ public sealed class RetentionTests
     }
 
     [Fact]
+    public async Task Count_retention_holds_when_a_batch_carries_a_conversation_across_several_blocks()
+    {
+        // Submitted without waiting, the messages reach the writer in a few large batches: each conversation's slots
+        // go into the index as runs, and blocks 0 and 1 are deleted in the same batch that wrote them.
+        await using var temp = new TempStore(o => o.RetainMessagesPerConversation = 70);
+        ChatStore store = await temp.OpenAsync();
+        var writes = new List<Task<WriteResult>>();
+        for (int i = 1; i <= 200; i++)
+        {
+            for (long conversation = 1; conversation <= 3; conversation++)
+            {
+                writes.Add(store.AppendMessageAsync(conversation, 1, default, BitConverter.GetBytes(i), requireMembership: false).AsTask());
+            }
+        }
+        await Task.WhenAll(writes);
+        Assert.True(store.Stats.Batches < writes.Count / 6, $"{writes.Count} messages in {store.Stats.Batches} batches: too few shared a batch to test runs");
+
+        // As a crash would leave it (only the journal past the store's opening): the copy replays every message.
+        string image = temp.CopyFilesAsCrashed();
+        try
+        {
+            StoreOptions options = TempStore.SmallOptions(image);
+            options.RetainMessagesPerConversation = 70;
+            await using ChatStore replayed = await ChatStore.OpenAsync(options, time: temp.Time);
+            Assert.Equal(600, replayed.Recovery.Replayed);
+            AssertLastSeventy(replayed);
+        }
+        finally
+        {
+            Directory.Delete(image, recursive: true);
+        }
+
+        AssertLastSeventy(store);
+        AssertLastSeventy(await temp.ReopenAsync());
+
+        static void AssertLastSeventy(ChatStore store)
+        {
+            var page = new MessagePage();
+            for (long conversation = 1; conversation <= 3; conversation++)
+            {
+                store.ReadRange(conversation, 1, 500, page);
+                Assert.Equal(131, page.EarliestAvailable);
+                Assert.Equal(Enumerable.Range(131, 70), page.Messages.Select(m => BitConverter.ToInt32(m.Body.Span)));
+                Assert.Equal(Enumerable.Range(131, 70).Select(s => (long)s), page.Messages.Select(m => m.Seq));
+            }
+        }
+    }
+
+    [Fact]
     public async Task Age_retention_hides_messages_older_than_the_limit()
     {
         await using var temp = new TempStore(o => o.RetainMessagesFor = TimeSpan.FromDays(7));

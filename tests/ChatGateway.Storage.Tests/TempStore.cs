@@ -41,6 +41,26 @@ public sealed class TempStore : IAsyncDisposable
         return await OpenAsync();
     }
 
+    /// <summary>
+    /// Copies the open store's files to a new folder, as a kill -9 now would leave them (but for the lock file, which
+    /// a dead process no longer holds). Call it while no write is in flight; the caller deletes the copy.
+    /// </summary>
+    public string CopyFilesAsCrashed()
+    {
+        string copy = System.IO.Directory.CreateTempSubdirectory("chatgw-image-").FullName;
+        foreach (string path in System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories))
+        {
+            if (Path.GetFileName(path) == "LOCK")
+            {
+                continue;
+            }
+            string target = Path.Combine(copy, Path.GetRelativePath(Directory, path));
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(path, target);
+        }
+        return copy;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Store is not null)

@@ -43,6 +43,29 @@ internal static class DedupeBlock
         return needsRoom ? BytesFor(Grown(capacity)) : block.Length;
     }
 
+    /// <summary>
+    /// Bytes of <paramref name="block"/> after writing <paramref name="claims"/> (distinct ids): the same, unless its
+    /// new ids need room. An empty block stands for a block not yet in the index.
+    /// </summary>
+    public static int LengthAfterClaims(ReadOnlySpan<byte> block, ReadOnlySpan<DedupeClaim> claims)
+    {
+        ulong present = block.IsEmpty ? 0 : Header(block).Present;
+        int needed = block.IsEmpty ? 0 : (int)Header(block).Count;
+        foreach (ref readonly DedupeClaim claim in claims)
+        {
+            needed += (present & BitOf(claim.Low)) == 0 ? 1 : 0;
+        }
+        int capacity = block.IsEmpty ? 1 : CapacityOf(block.Length);
+        while (capacity < needed)
+        {
+            capacity = Grown(capacity);
+        }
+        return block.IsEmpty || capacity > CapacityOf(block.Length) ? BytesFor(capacity) : block.Length;
+    }
+
+    /// <summary>The ids the block holds, one bit each (<see cref="BitOf"/>).</summary>
+    public static ulong PresentOf(ReadOnlySpan<byte> block) => Header(block).Present;
+
     /// <summary>A new block holding one id.</summary>
     public static void Create(Span<byte> block, in DedupeClaim claim)
     {

@@ -46,10 +46,17 @@ internal struct MessageSlot
     public long Timestamp;
 }
 
-/// <summary>The input of the read-modify-write that sets one slot of a block (<see cref="StateSession.SetMessageSlot"/>).</summary>
+/// <summary>
+/// The head of the read-modify-write input that sets a run of consecutive slots of one block
+/// (<see cref="StateSession.SetMessageSlots"/>); the <see cref="Count"/> slots' values follow it.
+/// </summary>
 [StructLayout(LayoutKind.Sequential)]
-internal struct MessageSlotUpdate
+internal struct MessageSlotsUpdate
 {
-    public long Slot;
-    public MessageSlot Value;
+    public static readonly int Size = Marshal.SizeOf<MessageSlotsUpdate>();
+
+    public int FirstSlot;
+    public int Count;
+
+    public readonly int LastSlot => FirstSlot + Count - 1;
 }

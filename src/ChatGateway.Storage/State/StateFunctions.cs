@@ -13,8 +13,10 @@ namespace ChatGateway.Storage.State;
 /// the writer's CPU at 256-message batches (perf).</item>
 /// <item>the same claim in a dedupe block of format 4 (<see cref="StateSession.ClaimDedupeInBlock"/>), which grows
 /// when a new id does not fit (<see cref="DedupeBlock"/>);</item>
-/// <item>setting one slot of a message block (<see cref="StateSession.SetMessageSlot"/>), growing the block when
-/// the slot lies past its end (<see cref="MessageBlock"/>).</item>
+/// <item>writing several claims into one dedupe block at once (<see cref="StateSession.WriteDedupeClaims"/>), for ids
+/// the writer already knows the block does not hold fresh (<see cref="DedupeClaimRuns"/>);</item>
+/// <item>setting a run of consecutive slots of a message block (<see cref="StateSession.SetMessageSlots"/>), growing
+/// the block when the run ends past its end (<see cref="MessageBlock"/>).</item>
 /// </list>
 /// The operation, its parameters and its result live in fields: a session runs one operation at a time on one
 /// thread, and FASTER runs an operation's callbacks on that thread, also when <c>CompletePending</c> finishes one
@@ -26,7 +28,8 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
     {
         ClaimDedupe,
         ClaimDedupeInBlock,
-        SetMessageSlot,
+        WriteDedupeClaims,
+        SetMessageSlots,
     }
 
     /// <summary>Which read-modify-write the session is running.</summary>
@@ -39,6 +42,9 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
     public bool Found;
     public DedupeEntry Existing;
 
+    /// <summary>After a claim in a dedupe block: the ids the block holds (<see cref="DedupeBlock.PresentOf"/>).</summary>
+    public ulong Present;
+
     public StateFunctions() => Lengths = new ValueLengths(this);
 
     /// <summary>Sizes of new and copied values, per operation (FASTER asks before it allocates the record).</summary>
@@ -46,12 +52,18 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
 
     public override bool InitialUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref SpanByteAndMemory output, ref RMWInfo rmwInfo)
     {
-        if (Running == Operation.SetMessageSlot)
+        if (Running == Operation.SetMessageSlots)
         {
-            ref readonly MessageSlotUpdate update = ref Update(ref input);
-            value.Length = MessageBlock.BytesFor((int)update.Slot);
+            value.Length = MessageBlock.BytesFor(Update(ref input).LastSlot);
             value.AsSpan().Clear();
-            WriteSlot(ref value, update);
+            WriteSlots(ref value, ref input);
+            return true;
+        }
+        if (Running == Operation.WriteDedupeClaims)
+        {
+            value.Length = DedupeBlock.LengthAfterClaims([], Claims(ref input));
+            value.AsSpan().Clear();
+            WriteClaims(ref value, ref input);
             return true;
         }
         Found = false;
@@ -59,6 +71,7 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
         {
             value.Length = DedupeBlock.BytesFor(1);
             DedupeBlock.Create(value.AsSpan(), Claim(ref input));
+            Present = DedupeBlock.PresentOf(value.AsReadOnlySpan());
             return true;
         }
         return base.InitialUpdater(ref key, ref input, ref value, ref output, ref rmwInfo);
@@ -66,21 +79,34 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
 
     public override bool InPlaceUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref SpanByteAndMemory output, ref RMWInfo rmwInfo)
     {
-        if (Running == Operation.SetMessageSlot)
+        if (Running == Operation.SetMessageSlots)
         {
-            ref readonly MessageSlotUpdate update = ref Update(ref input);
-            if ((update.Slot + 1) * MessageBlock.SlotSize > value.Length)
+            if ((Update(ref input).LastSlot + 1) * MessageBlock.SlotSize > value.Length)
             {
                 return false; // past the block's end: FASTER copies it into a bigger record (CopyUpdater)
             }
-            WriteSlot(ref value, update);
+            WriteSlots(ref value, ref input);
+            return true;
+        }
+        if (Running == Operation.WriteDedupeClaims)
+        {
+            if (DedupeBlock.LengthAfterClaims(value.AsReadOnlySpan(), Claims(ref input)) != value.Length)
+            {
+                return false; // the new ids need room: FASTER copies the block into a bigger record (CopyUpdater)
+            }
+            WriteClaims(ref value, ref input);
             return true;
         }
         if (Running == Operation.ClaimDedupeInBlock)
         {
             ref readonly DedupeClaim claim = ref Claim(ref input);
             // Unchanged when the id is fresh; otherwise written here, or copied into a bigger block when it does not fit.
-            return KeepInBlock(ref value, claim.Low) || DedupeBlock.TryWrite(value.AsSpan(), claim);
+            if (!KeepInBlock(ref value, claim.Low) && !DedupeBlock.TryWrite(value.AsSpan(), claim))
+            {
+                return false;
+            }
+            Present = DedupeBlock.PresentOf(value.AsReadOnlySpan());
+            return true;
         }
         if (Keep(ref value))
         {
@@ -98,18 +124,23 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
     public override bool NeedCopyUpdate(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref SpanByteAndMemory output, ref RMWInfo rmwInfo) =>
         Running switch
         {
-            Operation.SetMessageSlot => true,
+            Operation.SetMessageSlots or Operation.WriteDedupeClaims => true,
             Operation.ClaimDedupeInBlock => !KeepInBlock(ref oldValue, Claim(ref input).Low),
             _ => !Keep(ref oldValue),
         };
 
     public override bool CopyUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref SpanByte newValue, ref SpanByteAndMemory output, ref RMWInfo rmwInfo)
     {
-        if (Running == Operation.SetMessageSlot)
+        if (Running == Operation.SetMessageSlots)
         {
-            ref readonly MessageSlotUpdate update = ref Update(ref input);
-            CopyGrown(ref oldValue, ref newValue, BlockLength(oldValue.Length, update));
-            WriteSlot(ref newValue, update);
+            CopyGrown(ref oldValue, ref newValue, BlockLength(oldValue.Length, Update(ref input)));
+            WriteSlots(ref newValue, ref input);
+            return true;
+        }
+        if (Running == Operation.WriteDedupeClaims)
+        {
+            CopyGrown(ref oldValue, ref newValue, DedupeBlock.LengthAfterClaims(oldValue.AsReadOnlySpan(), Claims(ref input)));
+            WriteClaims(ref newValue, ref input);
             return true;
         }
         Found = false;
@@ -121,6 +152,7 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
             {
                 throw new StoreCorruptedException("a dedupe block copied to make room still has none");
             }
+            Present = DedupeBlock.PresentOf(newValue.AsReadOnlySpan());
             return true;
         }
         input.CopyTo(ref newValue);
@@ -139,6 +171,22 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
     private static ref readonly DedupeClaim Claim(ref SpanByte input) =>
         ref MemoryMarshal.AsRef<DedupeClaim>(input.AsReadOnlySpan());
 
+    private static ReadOnlySpan<DedupeClaim> Claims(ref SpanByte input) =>
+        MemoryMarshal.Cast<byte, DedupeClaim>(input.AsReadOnlySpan());
+
+    /// <summary>Writes every claim of the input into a block sized for them (<see cref="DedupeBlock.LengthAfterClaims"/>).</summary>
+    private void WriteClaims(ref SpanByte block, ref SpanByte input)
+    {
+        foreach (ref readonly DedupeClaim claim in Claims(ref input))
+        {
+            if (!DedupeBlock.TryWrite(block.AsSpan(), claim))
+            {
+                throw new StoreCorruptedException("a dedupe block sized for its claims has no room for one");
+            }
+        }
+        Present = DedupeBlock.PresentOf(block.AsReadOnlySpan());
+    }
+
     /// <summary>Whether the block holds <paramref name="low"/> with an entry still inside the window (then reported in <see cref="Existing"/>).</summary>
     private bool KeepInBlock(ref SpanByte block, ulong low)
     {
@@ -146,19 +194,21 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
         if (Found)
         {
             Existing = entry;
+            Present = DedupeBlock.PresentOf(block.AsReadOnlySpan()); // kept as it is
         }
         return Found;
     }
 
-    private static ref readonly MessageSlotUpdate Update(ref SpanByte input) =>
-        ref MemoryMarshal.AsRef<MessageSlotUpdate>(input.AsReadOnlySpan());
+    private static ref readonly MessageSlotsUpdate Update(ref SpanByte input) =>
+        ref MemoryMarshal.AsRef<MessageSlotsUpdate>(input.AsReadOnlySpan());
 
-    private static void WriteSlot(ref SpanByte block, in MessageSlotUpdate update) =>
-        MemoryMarshal.Write(block.AsSpan()[((int)update.Slot * MessageBlock.SlotSize)..], in update.Value);
+    /// <summary>Copies the run's slot values, which follow its head in the input, over the block's slots.</summary>
+    private static void WriteSlots(ref SpanByte block, ref SpanByte input) =>
+        input.AsReadOnlySpan()[MessageSlotsUpdate.Size..].CopyTo(block.AsSpan()[(Update(ref input).FirstSlot * MessageBlock.SlotSize)..]);
 
-    /// <summary>A block keeps its size, or grows to hold the slot being set.</summary>
-    private static int BlockLength(int currentLength, in MessageSlotUpdate update) =>
-        Math.Max(currentLength, MessageBlock.BytesFor((int)update.Slot));
+    /// <summary>A block keeps its size, or grows to hold the last slot being set.</summary>
+    private static int BlockLength(int currentLength, in MessageSlotsUpdate update) =>
+        Math.Max(currentLength, MessageBlock.BytesFor(update.LastSlot));
 
     private bool Keep(ref SpanByte value)
     {
@@ -186,15 +236,17 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
     {
         public int GetInitialLength(ref SpanByte input) => functions.Running switch
         {
-            Operation.SetMessageSlot => sizeof(int) + MessageBlock.BytesFor((int)Update(ref input).Slot),
+            Operation.SetMessageSlots => sizeof(int) + MessageBlock.BytesFor(Update(ref input).LastSlot),
             Operation.ClaimDedupeInBlock => sizeof(int) + DedupeBlock.BytesFor(1),
+            Operation.WriteDedupeClaims => sizeof(int) + DedupeBlock.LengthAfterClaims([], Claims(ref input)),
             _ => input.TotalSize,
         };
 
         public int GetLength(ref SpanByte value, ref SpanByte input) => functions.Running switch
         {
-            Operation.SetMessageSlot => sizeof(int) + BlockLength(value.Length, Update(ref input)),
+            Operation.SetMessageSlots => sizeof(int) + BlockLength(value.Length, Update(ref input)),
             Operation.ClaimDedupeInBlock => sizeof(int) + DedupeBlock.LengthAfterClaim(value.AsReadOnlySpan(), Claim(ref input).Low),
+            Operation.WriteDedupeClaims => sizeof(int) + DedupeBlock.LengthAfterClaims(value.AsReadOnlySpan(), Claims(ref input)),
             _ => sizeof(int) + Math.Max(value.Length, input.Length),
         };
     }

@@ -29,6 +29,8 @@ internal sealed class StateMachine(StateSession session, StateSession prefetch, 
     private readonly byte[] _messageValue = messageBlocks ? [] : new byte[MessageHeader.Size + maxBodyBytes];
     private readonly Dictionary<long, ConversationState> _conversations = [];
     private readonly HashSet<long> _dirty = [];
+    private readonly MessageSlotRuns? _slotRuns = messageBlocks ? new MessageSlotRuns(session) : null;
+    private readonly DedupeClaimRuns? _claimRuns = messageBlocks ? new DedupeClaimRuns(session) : null;
 
     /// <summary>Bound of <see cref="IsMember"/>'s cache: past it the cache is emptied and refills from the index.</summary>
     public const int MemberCacheLimit = 262_144;
@@ -128,9 +130,23 @@ internal sealed class StateMachine(StateSession session, StateSession prefetch, 
         _dirty.Add(conversation);
     }
 
-    /// <summary>Writes every changed conversation record to the index: only when everything applied is committed (recovery, Relaxed mode).</summary>
+    /// <summary>
+    /// Writes the message slots and dedupe claims gathered since the last call to the index (<see cref="MessageSlotRuns"/>,
+    /// <see cref="DedupeClaimRuns"/>): before the heads that cover them are published, and before a checkpoint.
+    /// </summary>
+    public void FlushGatheredWrites()
+    {
+        _slotRuns?.Flush();
+        _claimRuns?.Flush();
+    }
+
+    /// <summary>
+    /// Writes the gathered writes and every changed conversation record to the index: only when everything applied
+    /// is committed (recovery).
+    /// </summary>
     public void FlushConversations()
     {
+        FlushGatheredWrites();
         var changed = new List<KeyValuePair<long, ConversationState>>();
         TakeChanges(changed);
         WriteChanges(changed, inFlight: null);
@@ -185,10 +201,12 @@ internal sealed class StateMachine(StateSession session, StateSession prefetch, 
     /// </summary>
     public bool TryClaimDedupe(long sender, ClientMessageId clientId, in DedupeEntry entry, long freshSince, out DedupeEntry original)
     {
+        if (_claimRuns is not null)
+        {
+            return _claimRuns.TryClaim(sender, clientId, entry, freshSince, out original);
+        }
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
-        return messageBlocks
-            ? session.ClaimDedupeInBlock(StateKey.Of(key, KeyKind.DedupeBlock, sender, DedupeBlock.BlockOf(clientId)), clientId.Low, entry, freshSince, out original)
-            : session.ClaimDedupe(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), entry, freshSince, out original);
+        return session.ClaimDedupe(StateKey.Of(key, KeyKind.Dedupe, sender, clientId), entry, freshSince, out original);
     }
 
     /// <param name="record">The record, as journaled.</param>
@@ -226,8 +244,7 @@ internal sealed class StateMachine(StateSession session, StateSession prefetch, 
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
         if (messageBlocks)
         {
-            session.SetMessageSlot(StateKey.Of(key, KeyKind.MessageBlock, record.Conversation, MessageBlock.BlockOf(record.Seq)), record.Seq,
-                new MessageSlot { Address = address, Timestamp = record.Timestamp });
+            _slotRuns!.Add(record.Conversation, record.Seq, new MessageSlot { Address = address, Timestamp = record.Timestamp });
         }
         else
         {

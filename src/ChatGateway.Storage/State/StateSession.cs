@@ -175,16 +175,35 @@ internal sealed unsafe class StateSession : IDisposable
 
     /// <summary>
     /// <see cref="ClaimDedupe"/> in a dedupe block (format 4): <paramref name="blockKey"/> names the block, and
-    /// <paramref name="low"/> the id's low half within it (<see cref="DedupeBlock"/>).
+    /// <paramref name="low"/> the id's low half within it (<see cref="DedupeBlock"/>). <paramref name="present"/>
+    /// says which ids the block holds afterwards.
     /// </summary>
-    public bool ClaimDedupeInBlock(ReadOnlySpan<byte> blockKey, ulong low, in DedupeEntry entry, long freshSince, out DedupeEntry existing)
+    public bool ClaimDedupeInBlock(ReadOnlySpan<byte> blockKey, ulong low, in DedupeEntry entry, long freshSince, out DedupeEntry existing, out ulong present)
     {
         var claim = new DedupeClaim { Low = low, Entry = entry };
         fixed (byte* k = blockKey)
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, blockKey.Length));
             var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(&claim, sizeof(DedupeClaim)));
-            return Claim(StateFunctions.Operation.ClaimDedupeInBlock, ref keyBytes, ref input, freshSince, out existing);
+            bool claimed = Claim(StateFunctions.Operation.ClaimDedupeInBlock, ref keyBytes, ref input, freshSince, out existing);
+            present = _functions.Present;
+            return claimed;
+        }
+    }
+
+    /// <summary>
+    /// Writes claims of distinct ids into one dedupe block, over any entries the ids had: one index operation for
+    /// all of them. Only for ids the caller knows may be written (<see cref="DedupeClaimRuns"/>).
+    /// </summary>
+    public void WriteDedupeClaims(ReadOnlySpan<byte> blockKey, ReadOnlySpan<DedupeClaim> claims)
+    {
+        fixed (byte* k = blockKey)
+        fixed (DedupeClaim* c = claims)
+        {
+            var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, blockKey.Length));
+            var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(c, claims.Length * sizeof(DedupeClaim)));
+            _functions.Running = StateFunctions.Operation.WriteDedupeClaims;
+            ReadModifyWrite(ref keyBytes, ref input);
         }
     }
 
@@ -199,15 +218,23 @@ internal sealed unsafe class StateSession : IDisposable
         return !_functions.Found;
     }
 
-    /// <summary>Sets the slot of <paramref name="seq"/> in its message block (<see cref="MessageBlock"/>): one index operation.</summary>
-    public void SetMessageSlot(ReadOnlySpan<byte> blockKey, long seq, in MessageSlot slot)
+    /// <summary>
+    /// Sets consecutive slots of a message block, from <paramref name="firstSlot"/> on (<see cref="MessageBlock"/>):
+    /// one index operation for the whole run.
+    /// </summary>
+    public void SetMessageSlots(ReadOnlySpan<byte> blockKey, int firstSlot, ReadOnlySpan<MessageSlot> slots)
     {
-        var update = new MessageSlotUpdate { Slot = MessageBlock.SlotOf(seq), Value = slot };
+        Span<byte> update = stackalloc byte[MessageSlotsUpdate.Size + MessageBlock.MaxBytes];
+        MemoryMarshal.Write(update, new MessageSlotsUpdate { FirstSlot = firstSlot, Count = slots.Length });
+        ReadOnlySpan<byte> values = MemoryMarshal.AsBytes(slots);
+        values.CopyTo(update[MessageSlotsUpdate.Size..]);
+        update = update[..(MessageSlotsUpdate.Size + values.Length)];
         fixed (byte* k = blockKey)
+        fixed (byte* u = update)
         {
             var keyBytes = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(k, blockKey.Length));
-            var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(&update, sizeof(MessageSlotUpdate)));
-            _functions.Running = StateFunctions.Operation.SetMessageSlot;
+            var input = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(u, update.Length));
+            _functions.Running = StateFunctions.Operation.SetMessageSlots;
             ReadModifyWrite(ref keyBytes, ref input);
         }
     }

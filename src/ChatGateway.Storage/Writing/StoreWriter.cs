@@ -354,6 +354,7 @@ internal sealed class StoreWriter : IAsyncDisposable
                 batch.Results.Add(Execute(command, now));
                 command.ReleaseBody();
             }
+            _machine.FlushGatheredWrites(); // before FinishInFlightAsync publishes the batch's heads
         }
         _machine.TakeChanges(batch.Conversations);
         if (Records != recordsBefore && _options.Durability == DurabilityMode.Commit)
