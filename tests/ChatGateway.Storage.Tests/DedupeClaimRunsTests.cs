@@ -1,4 +1,3 @@
-using ChatGateway.Storage.Recovery;
 using ChatGateway.Storage.State;
 
 namespace ChatGateway.Storage.Tests;
@@ -12,24 +11,12 @@ public sealed class DedupeClaimRunsTests : IDisposable
 {
     private const long Window = 1_000;
 
-    private readonly string _directory = Directory.CreateTempSubdirectory("chatgw-claims-").FullName;
-    private readonly StateStore _store;
-    private readonly StateSession _session;
+    private readonly TempIndex _index = new();
     private readonly DedupeClaimRuns _claims;
 
-    public DedupeClaimRunsTests()
-    {
-        _store = new StateStore(_directory, TempStore.SmallOptions(_directory), StoreMetadata.CurrentFormat);
-        _session = _store.NewSession();
-        _claims = new DedupeClaimRuns(_session);
-    }
+    public DedupeClaimRunsTests() => _claims = new DedupeClaimRuns(_index.Session);
 
-    public void Dispose()
-    {
-        _session.Dispose();
-        _store.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _index.Dispose();
 
     private static ClientMessageId Id(long sender, long n) => new((ulong)sender, (ulong)n);
 
@@ -43,7 +30,7 @@ public sealed class DedupeClaimRunsTests : IDisposable
     {
         Span<byte> key = stackalloc byte[StateKey.MaxLength];
         Span<byte> block = stackalloc byte[DedupeBlock.BytesFor(DedupeBlock.Ids)];
-        int length = _session.Read(StateKey.Of(key, KeyKind.DedupeBlock, sender, DedupeBlock.BlockOf(Id(sender, n))), block);
+        int length = _index.Session.Read(StateKey.Of(key, KeyKind.DedupeBlock, sender, DedupeBlock.BlockOf(Id(sender, n))), block);
         return length > 0 && DedupeBlock.TryFind(block[..length], (ulong)n, out DedupeEntry entry) ? entry : null;
     }
 

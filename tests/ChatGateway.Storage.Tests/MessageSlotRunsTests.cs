@@ -1,5 +1,4 @@
 using ChatGateway.Storage.Journal;
-using ChatGateway.Storage.Recovery;
 using ChatGateway.Storage.State;
 
 namespace ChatGateway.Storage.Tests;
@@ -11,30 +10,18 @@ namespace ChatGateway.Storage.Tests;
 /// </summary>
 public sealed class MessageSlotRunsTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("chatgw-runs-").FullName;
-    private readonly StateStore _store;
-    private readonly StateSession _session;
+    private readonly TempIndex _index = new();
     private readonly MessageSlotRuns _runs;
 
-    public MessageSlotRunsTests()
-    {
-        _store = new StateStore(_directory, TempStore.SmallOptions(_directory), StoreMetadata.CurrentFormat);
-        _session = _store.NewSession();
-        _runs = new MessageSlotRuns(_session);
-    }
+    public MessageSlotRunsTests() => _runs = new MessageSlotRuns(_index.Session);
 
-    public void Dispose()
-    {
-        _session.Dispose();
-        _store.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _index.Dispose();
 
     private static MessageSlot SlotOf(long conversation, long seq) => new() { Address = conversation * 1_000_000 + seq, Timestamp = seq * 10 };
 
     private MessageSlot Read(long conversation, long seq)
     {
-        StateQueries.TryGetMessageSlot(_session, conversation, seq, out MessageSlot slot);
+        StateQueries.TryGetMessageSlot(_index.Session, conversation, seq, out MessageSlot slot);
         return slot;
     }
 
@@ -82,7 +69,7 @@ public sealed class MessageSlotRunsTests : IDisposable
         }
         _runs.Flush();
         Span<MessageSlot> slots = stackalloc MessageSlot[MessageBlock.Seqs];
-        Assert.Equal(4, StateQueries.ReadMessageBlock(_session, 7, 1, slots));
+        Assert.Equal(4, StateQueries.ReadMessageBlock(_index.Session, 7, 1, slots));
 
         for (long seq = 4; seq <= 40; seq++)
         {
@@ -90,7 +77,7 @@ public sealed class MessageSlotRunsTests : IDisposable
         }
         _runs.Flush();
 
-        Assert.Equal(64, StateQueries.ReadMessageBlock(_session, 7, 1, slots));
+        Assert.Equal(64, StateQueries.ReadMessageBlock(_index.Session, 7, 1, slots));
         for (long seq = 1; seq <= 40; seq++)
         {
             Assert.Equal(SlotOf(7, seq), slots[(int)seq]);
@@ -122,7 +109,7 @@ public sealed class MessageSlotRunsTests : IDisposable
     {
         // Keep 70, applied as the writer does in one batch: seq 133 deletes block 0 and seq 191 block 1, both written
         // as runs earlier in the same batch. Written after their deletion, they would come back and stay forever.
-        using var machine = new StateMachine(_session, _store.NewPrefetchSession(), maxBodyBytes: 100, messageBlocks: true);
+        using var machine = new StateMachine(_index.Session, _index.Store.NewPrefetchSession(), maxBodyBytes: 100, messageBlocks: true);
         for (long seq = 1; seq <= 200; seq++)
         {
             machine.Apply(new JournalRecord
@@ -134,8 +121,8 @@ public sealed class MessageSlotRunsTests : IDisposable
         machine.FlushConversations();
 
         Span<MessageSlot> slots = stackalloc MessageSlot[MessageBlock.Seqs];
-        Assert.Equal(0, StateQueries.ReadMessageBlock(_session, 9, 1, slots));
-        Assert.Equal(0, StateQueries.ReadMessageBlock(_session, 9, 64, slots));
+        Assert.Equal(0, StateQueries.ReadMessageBlock(_index.Session, 9, 1, slots));
+        Assert.Equal(0, StateQueries.ReadMessageBlock(_index.Session, 9, 64, slots));
         for (long seq = 128; seq <= 200; seq++)
         {
             Assert.Equal(SlotOf(9, seq), Read(9, seq));
