@@ -10,10 +10,14 @@ namespace ChatGateway.Storage.State;
 /// <para>
 /// Conversation records are the exception to "apply at once": they change with every message, so the
 /// machine keeps them in <see cref="_conversations"/> and writes each changed one once, in
-/// <see cref="FlushConversations"/>, which the writer calls after the group commit. That saves two index
-/// operations per message and is what keeps readers on committed data: messages of an uncommitted batch
-/// are in the index, but no reader reads past the committed head. Bound: the cache is cleared after a
-/// flush once it holds more than <see cref="CacheLimit"/> conversations.
+/// <see cref="WriteChanges"/> after the group commit (the writer) or <see cref="FlushConversations"/> (recovery).
+/// That saves two index operations per message and is what keeps readers on committed data: messages of an
+/// uncommitted batch are in the index, but no reader reads past the committed head. Bound: the cache is cleared
+/// after a flush once it holds more than <see cref="CacheLimit"/> conversations.
+/// </para>
+/// <para>
+/// Format 4's message slots and dedupe claims are gathered per block and written at the end of a batch, or with the
+/// conversation records in recovery (<see cref="FlushGatheredWrites"/>, <see cref="MessageSlotRuns"/>, <see cref="DedupeClaimRuns"/>).
 /// </para>
 /// Used by one thread at a time (the writer, or recovery before the writer starts).
 /// </summary>
@@ -197,7 +201,8 @@ internal sealed class StateMachine(StateSession session, StateSession prefetch, 
     /// Records that <paramref name="sender"/>'s <paramref name="clientId"/> is <paramref name="entry"/>, unless an
     /// entry from at or after <paramref name="freshSince"/> is already there: then returns false and that entry.
     /// The writer claims before it appends the message and then applies the message with dedupeClaimed, so a
-    /// message costs one index operation for its dedupe entry instead of a read and a write.
+    /// message costs at most one index operation for its dedupe entry instead of a read and a write; in format 4,
+    /// usually a share of one per block and batch (<see cref="DedupeClaimRuns"/>).
     /// </summary>
     public bool TryClaimDedupe(long sender, ClientMessageId clientId, in DedupeEntry entry, long freshSince, out DedupeEntry original)
     {
@@ -281,7 +286,8 @@ internal sealed class StateMachine(StateSession session, StateSession prefetch, 
         if (record.Aux > 0)
         {
             // Count retention: the writer decided which seq falls out of the window. Readers never go below
-            // EarliestSeq; a block goes once its last seq has (its journal records go with age retention).
+            // EarliestSeq; a block goes once its last seq has (its journal records go with age retention). Its slots
+            // are in the index by then: a run is written as soon as its conversation's seqs leave its block.
             if (!messageBlocks)
             {
                 session.Delete(StateKey.Of(key, KeyKind.Message, record.Conversation, record.Aux));
