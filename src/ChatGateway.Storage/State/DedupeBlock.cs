@@ -35,13 +35,7 @@ internal static class DedupeBlock
     public static int Grown(int capacity) => Math.Min(Ids, capacity * 4);
 
     /// <summary>Bytes of <paramref name="block"/> after claiming <paramref name="low"/>: the same, unless a new id needs room.</summary>
-    public static int LengthAfterClaim(ReadOnlySpan<byte> block, ulong low)
-    {
-        ref readonly DedupeBlockHeader header = ref Header(block);
-        int capacity = CapacityOf(block.Length);
-        bool needsRoom = (header.Present & BitOf(low)) == 0 && header.Count >= capacity;
-        return needsRoom ? BytesFor(Grown(capacity)) : block.Length;
-    }
+    public static int LengthAfterClaim(ReadOnlySpan<byte> block, ulong low) => LengthAfterClaims(block, [new DedupeClaim { Low = low }]);
 
     /// <summary>
     /// Bytes of <paramref name="block"/> after writing <paramref name="claims"/> (distinct ids): the same, unless its
@@ -50,10 +44,16 @@ internal static class DedupeBlock
     public static int LengthAfterClaims(ReadOnlySpan<byte> block, ReadOnlySpan<DedupeClaim> claims)
     {
         ulong present = block.IsEmpty ? 0 : Header(block).Present;
-        int needed = block.IsEmpty ? 0 : (int)Header(block).Count;
+        int held = block.IsEmpty ? 0 : (int)Header(block).Count;
+        int needed = held;
         foreach (ref readonly DedupeClaim claim in claims)
         {
             needed += (present & BitOf(claim.Low)) == 0 ? 1 : 0;
+        }
+        if (needed > Ids)
+        {
+            // Each of a block's ids has its own bit, so an absent one always has room in a full-size block.
+            throw new StoreCorruptedException($"dedupe block holding {held} ids has fewer bits set than ids, or {claims.Length} claims repeat ids");
         }
         int capacity = block.IsEmpty ? 1 : CapacityOf(block.Length);
         while (capacity < needed)
