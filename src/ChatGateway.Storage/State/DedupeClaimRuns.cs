@@ -29,9 +29,8 @@ internal sealed class DedupeClaimRuns(StateSession session)
         public ClientMessageId Block;
         public ulong InIndex; // ids the index's block held at its last claim there
         public ulong Kept; // ids claimed here, not yet written
-        public int First; // the block's kept claims: a chain through _next, in claim order
+        public int First; // the block's kept claims: a chain through _next, in claim order (-1: none)
         public int Last;
-        public int Count;
     }
 
     private readonly OpenBlock[] _blocks = new OpenBlock[MaxBlocks];
@@ -96,7 +95,6 @@ internal sealed class DedupeClaimRuns(StateSession session)
             block.First = slot;
         }
         block.Last = slot;
-        block.Count++;
         block.Kept |= bit;
         original = default;
         return true;
@@ -110,7 +108,7 @@ internal sealed class DedupeClaimRuns(StateSession session)
         for (int index = 0; index < _openBlocks; index++)
         {
             ref readonly OpenBlock block = ref _blocks[index];
-            if (block.Count == 0)
+            if (block.First < 0)
             {
                 continue;
             }
