@@ -111,13 +111,7 @@ public sealed class CorruptJournalTests(ITestOutputHelper output)
     /// <summary>Recovers a copy of the store and counts its messages (seqs are gap-free: the heads' sum).</summary>
     private static async Task<long> CommittedMessagesOfCopyAsync(string directory)
     {
-        string copy = directory + "-copy";
-        foreach (string path in Directory.GetFiles(directory, "*", SearchOption.AllDirectories))
-        {
-            string target = Path.Combine(copy, Path.GetRelativePath(directory, path));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(path, target);
-        }
+        string copy = TempStore.CopyFiles(directory);
         try
         {
             StoreOptions options = TempStore.SmallOptions(copy);

@@ -42,19 +42,25 @@ public sealed class TempStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Copies the open store's files to a new folder, as a kill -9 now would leave them (but for the lock file, which
-    /// a dead process no longer holds). Call it while no write is in flight; the caller deletes the copy.
+    /// Copies the open store's files to a new folder, as a kill -9 now would leave them. Call it while no write is in
+    /// flight; the caller deletes the copy.
     /// </summary>
-    public string CopyFilesAsCrashed()
+    public string CopyFilesAsCrashed() => CopyFiles(Directory);
+
+    /// <summary>
+    /// Copies a store's files to a new folder, but for the lock file, which a dead process no longer holds (and an
+    /// open store still does); the caller deletes the copy.
+    /// </summary>
+    public static string CopyFiles(string directory)
     {
         string copy = System.IO.Directory.CreateTempSubdirectory("chatgw-image-").FullName;
-        foreach (string path in System.IO.Directory.GetFiles(Directory, "*", SearchOption.AllDirectories))
+        foreach (string path in System.IO.Directory.GetFiles(directory, "*", SearchOption.AllDirectories))
         {
             if (Path.GetFileName(path) == "LOCK")
             {
                 continue;
             }
-            string target = Path.Combine(copy, Path.GetRelativePath(Directory, path));
+            string target = Path.Combine(copy, Path.GetRelativePath(directory, path));
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(path, target);
         }
