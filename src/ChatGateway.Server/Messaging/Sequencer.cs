@@ -21,7 +21,7 @@ namespace ChatGateway.Server.Messaging;
 /// Bound: <see cref="ChatOptions.SequencerQueueDepth"/> requests in flight per shard, and the store's own write
 /// queue; past either, <see cref="TrySubmit"/> refuses at once (the session answers <c>busy</c>).
 /// </summary>
-public sealed class Sequencer
+public sealed class Sequencer : IWriteBatchObserver
 {
     private readonly ChatStore _store;
     private readonly FanOut _fanOut;
@@ -37,6 +37,7 @@ public sealed class Sequencer
         _logger = logger;
         _maxInFlight = options.SequencerQueueDepth;
         _fanOut = new FanOut(store, registry, logger);
+        store.ObserveBatches(this);
     }
 
     public long Submitted;
@@ -93,6 +94,15 @@ public sealed class Sequencer
         _fanOut.Complete();
         await _pendingWrites.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// On the store's writer, before a batch's outcomes: the acks and Delivers they queue leave once per session, on the
+    /// writer, after the last outcome (<see cref="OutboundQueue.DeferDrains"/>), rather than each waking a pool thread.
+    /// </summary>
+    void IWriteBatchObserver.OutcomesStarting() => OutboundQueue.DeferDrains();
+
+    /// <summary>On the store's writer, after a batch's outcomes: every session they queued frames on writes them now.</summary>
+    void IWriteBatchObserver.OutcomesTold() => OutboundQueue.RunDeferredDrains();
 
     /// <summary>On the store's writer, in the shard's order: the request was decided (and is durable in Commit mode).</summary>
     internal void Complete(SequencerWork work, in WriteResult result)

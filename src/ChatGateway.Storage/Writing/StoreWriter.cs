@@ -76,6 +76,12 @@ internal sealed class StoreWriter : IAsyncDisposable
     }
 
     public StoreMetadata Metadata => _metadata;
+
+    /// <summary>The writer has nothing to do and waits for a write (a snapshot).</summary>
+    public bool WaitingForWrites => _queue.ReaderWaiting;
+
+    /// <summary>Told around each batch's outcomes (<see cref="ChatStore.ObserveBatches"/>); read by the writer once per batch.</summary>
+    public volatile IWriteBatchObserver? Observer;
     public long Batches { get; private set; }
     public long Records { get; private set; }
     public long Checkpoints { get; private set; }
@@ -92,7 +98,8 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     /// <summary>
     /// Queues a command whose outcome goes to its callback. False when the queue is full or closed: the caller still
-    /// owns the command. A store that has stopped takes it and calls the callback's Failed at once.
+    /// owns the command. A store that has stopped takes it and calls the callback's Failed at once. Inside
+    /// <see cref="WriteQueue.DeferWakes"/>, an idle writer is woken on this thread, later (see there).
     /// </summary>
     public bool TrySubmit(WriteCommand command)
     {
@@ -101,7 +108,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             Fail(command, Faulted(fault));
             return true;
         }
-        return _queue.TryWrite(command);
+        return _queue.TryWrite(command, mayDeferWake: true);
     }
 
     /// <summary>Hands the outcome to the command's awaiter or callback; a callback that throws cannot stop the writer.</summary>
@@ -193,8 +200,19 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     private async Task RunAsync()
     {
+        bool onSubmitter = false; // this batch runs on the thread that queued it (WriteQueue.RunDeferredWakes)
         while (true)
         {
+            if (onSubmitter)
+            {
+                // One batch on a borrowed thread: that thread has its own work (its session's next read) to get back
+                // to, so a backlog that built up meanwhile is taken on the pool.
+                onSubmitter = false;
+                if (!_queue.IsEmpty)
+                {
+                    await Task.Yield();
+                }
+            }
             if (_queue.IsEmpty)
             {
                 if (_inFlight)
@@ -213,6 +231,7 @@ internal sealed class StoreWriter : IAsyncDisposable
                 {
                     break;
                 }
+                onSubmitter = _queue.TakeReaderOnWriterThread();
             }
             _queue.TakeUpTo(_taken, _options.MaxBatchSize - _executing.Commands.Count);
             foreach (WriteCommand command in _taken)
@@ -413,9 +432,18 @@ internal sealed class StoreWriter : IAsyncDisposable
         // Committed (or, in Relaxed mode, acknowledged): readers may see these heads now.
         _machine.WriteChanges(batch.Conversations, _executing.Conversations);
         Batches++;
-        for (int i = 0; i < batch.Commands.Count; i++)
+        IWriteBatchObserver? observer = Observer;
+        observer?.OutcomesStarting();
+        try
         {
-            Complete(batch.Commands[i], batch.Results[i]);
+            for (int i = 0; i < batch.Commands.Count; i++)
+            {
+                Complete(batch.Commands[i], batch.Results[i]);
+            }
+        }
+        finally
+        {
+            observer?.OutcomesTold();
         }
         batch.Clear();
         _inFlight = false;

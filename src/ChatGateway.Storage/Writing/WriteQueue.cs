@@ -24,8 +24,17 @@ internal sealed class WriteQueue : IValueTaskSource<bool>
     private int _count; // written under the lock, read without it by IsEmpty
     private bool _closed;
     private bool _readerWaiting;
-    // The reader's wait: continuations run on the thread pool, never on the writing thread (which is a session's).
+    // The reader's wait. Its continuation runs on the thread pool, never on the writing thread (a session's), except
+    // when that thread deferred the wake and runs it at a point of its choosing (DeferWakes).
     private ManualResetValueTaskSourceCore<bool> _readable = new() { RunContinuationsAsynchronously = true };
+    private bool _readerOnWriterThread; // the reader was woken inline by RunDeferredWakes (read and cleared by the reader)
+
+    // The queues whose reader this thread owes a wake (DeferWakes), at most MaxDeferredWakes.
+    private const int MaxDeferredWakes = 64;
+    [ThreadStatic]
+    private static List<WriteQueue>? t_deferredWakes;
+    [ThreadStatic]
+    private static bool t_deferring;
 
     public WriteQueue(int capacity)
     {
@@ -33,11 +42,27 @@ internal sealed class WriteQueue : IValueTaskSource<bool>
         _capacity = capacity;
     }
 
+    /// <summary>The reader waits for a write, not yet woken (a snapshot).</summary>
+    public bool ReaderWaiting
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _readerWaiting;
+            }
+        }
+    }
+
     /// <summary>Nothing waiting (a snapshot: a write may land right after).</summary>
     public bool IsEmpty => Volatile.Read(ref _count) == 0;
 
-    /// <summary>Queues <paramref name="command"/>; false when the queue is full or closed (nothing queued).</summary>
-    public bool TryWrite(WriteCommand command)
+    /// <summary>
+    /// Queues <paramref name="command"/>; false when the queue is full or closed (nothing queued). With
+    /// <paramref name="mayDeferWake"/>, a thread inside <see cref="DeferWakes"/> that finds the reader waiting leaves
+    /// the wake to its <see cref="RunDeferredWakes"/>.
+    /// </summary>
+    public bool TryWrite(WriteCommand command, bool mayDeferWake = false)
     {
         bool wake;
         lock (_lock)
@@ -49,11 +74,72 @@ internal sealed class WriteQueue : IValueTaskSource<bool>
             Add(command);
             wake = TakeReaderWaiting();
         }
-        if (wake)
+        if (wake && !(mayDeferWake && TryDeferWake()))
         {
-            _readable.SetResult(true);
+            WakeReader(onThisThread: false, result: true);
         }
         return true;
+    }
+
+    /// <summary>
+    /// Until <see cref="RunDeferredWakes"/> on this thread, a <see cref="TryWrite"/> allowed to defer that finds the
+    /// reader (the store's writer) waiting does not wake it on the pool: <see cref="RunDeferredWakes"/> runs it here.
+    /// For a thread that queues a burst (a session's read of many requests) and then has nothing left to do: the
+    /// writer takes the whole burst as one batch, and no pool thread is woken and parked again per burst. Writes from
+    /// other threads meanwhile find the reader already owed its wake and queue behind it; the wake is owed at most
+    /// for as long as this thread takes to reach <see cref="RunDeferredWakes"/>, which must be in a finally.
+    /// </summary>
+    public static void DeferWakes() => t_deferring = true;
+
+    /// <summary>
+    /// Ends <see cref="DeferWakes"/> and runs, here, each reader it owes a wake, in turn: each takes one batch on this
+    /// thread (more than one batch's worth waiting goes on on the pool: see <see cref="TakeReaderOnWriterThread"/>).
+    /// </summary>
+    public static void RunDeferredWakes()
+    {
+        t_deferring = false;
+        if (t_deferredWakes is not { Count: > 0 } owed)
+        {
+            return;
+        }
+        for (int i = 0; i < owed.Count; i++)
+        {
+            WriteQueue queue = owed[i];
+            owed[i] = null!;
+            queue.WakeReader(onThisThread: true, result: true);
+        }
+        owed.Clear();
+    }
+
+    /// <summary>Owes this queue's reader its wake, on a thread inside <see cref="DeferWakes"/> with room on its list.</summary>
+    private bool TryDeferWake()
+    {
+        if (!t_deferring)
+        {
+            return false;
+        }
+        List<WriteQueue> owed = t_deferredWakes ??= new List<WriteQueue>(MaxDeferredWakes);
+        if (owed.Count == MaxDeferredWakes)
+        {
+            return false;
+        }
+        owed.Add(this);
+        return true;
+    }
+
+    /// <summary>The reader: whether its last wait ended on a writing thread (<see cref="RunDeferredWakes"/>); cleared by reading it.</summary>
+    public bool TakeReaderOnWriterThread()
+    {
+        bool borrowed = _readerOnWriterThread;
+        _readerOnWriterThread = false;
+        return borrowed;
+    }
+
+    private void WakeReader(bool onThisThread, bool result)
+    {
+        _readerOnWriterThread = onThisThread;
+        _readable.RunContinuationsAsynchronously = !onThisThread;
+        _readable.SetResult(result);
     }
 
     /// <summary>Queues <paramref name="command"/>, waiting for room while the queue is full; false when it is closed (nothing queued).</summary>
@@ -78,7 +164,7 @@ internal sealed class WriteQueue : IValueTaskSource<bool>
         }
         if (wake)
         {
-            _readable.SetResult(true);
+            WakeReader(onThisThread: false, result: true);
         }
         return ValueTask.FromResult(true);
     }
@@ -162,7 +248,7 @@ internal sealed class WriteQueue : IValueTaskSource<bool>
         }
         if (wake)
         {
-            _readable.SetResult(left);
+            WakeReader(onThisThread: false, result: left);
         }
     }
 

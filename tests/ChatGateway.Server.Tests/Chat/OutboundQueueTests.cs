@@ -131,6 +131,70 @@ public sealed class OutboundQueueTests
     }
 
     [Fact]
+    public async Task Drains_deferred_over_a_store_batch_s_outcomes_run_on_that_thread_once_per_queue_at_its_end()
+    {
+        Sink[] sinks = [new(), new(), new()];
+        Queue[] queues = [.. sinks.Select(sink => new Queue(sink, maxFrames: 100, maxBytes: 1 << 20))];
+
+        OutboundQueue.DeferDrains(); // what a sequencer does on the store's writer before a batch's outcomes
+        try
+        {
+            for (byte round = 1; round <= 3; round++)
+            {
+                foreach (Queue queue in queues)
+                {
+                    Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueue(Frame(round)));
+                    Assert.Equal(OutboundQueue.EnqueueResult.Queued, queue.TryEnqueueSmall([(byte)(round + 10)]));
+                }
+            }
+            Assert.All(sinks, sink => Assert.Equal(0, sink.Batches)); // owed, not handed to the pool
+        }
+        finally
+        {
+            OutboundQueue.RunDeferredDrains();
+        }
+
+        // Written before RunDeferredDrains returned: one write per queue with all of its frames, in order.
+        Assert.All(sinks, sink => Assert.Equal(1, sink.Batches));
+        Assert.All(sinks, sink => Assert.Equal([[1], [11], [2], [12], [3], [13]], FramePayloads(sink.Written)));
+
+        // Outside the bracket, a frame is drained on the pool as before.
+        Assert.Equal(OutboundQueue.EnqueueResult.Queued, queues[0].TryEnqueue(Frame(4)));
+        await WaitUntilAsync(() => sinks[0].Batches == 2);
+    }
+
+    [Fact]
+    public void Past_its_bound_of_owed_drains_a_thread_runs_those_it_owes_and_goes_on_deferring()
+    {
+        const int Bound = 256;
+        Sink[] sinks = [.. Enumerable.Range(0, Bound + 1).Select(_ => new Sink())];
+        Queue[] queues = [.. sinks.Select(sink => new Queue(sink, maxFrames: 100, maxBytes: 1 << 20))];
+
+        OutboundQueue.DeferDrains();
+        try
+        {
+            for (int i = 0; i < Bound; i++)
+            {
+                queues[i].TryEnqueue(Frame(1));
+            }
+            Assert.All(sinks, sink => Assert.Equal(0, sink.Batches));
+
+            queues[Bound].TryEnqueue(Frame(1)); // one queue too many: the owed ones are drained first
+            Assert.All(sinks[..Bound], sink => Assert.Equal(1, sink.Batches));
+            Assert.Equal(0, sinks[Bound].Batches);
+
+            queues[0].TryEnqueue(Frame(2)); // idle again, so owed again
+            Assert.Equal(1, sinks[0].Batches);
+        }
+        finally
+        {
+            OutboundQueue.RunDeferredDrains();
+        }
+        Assert.Equal(1, sinks[Bound].Batches);
+        Assert.Equal(2, sinks[0].Batches);
+    }
+
+    [Fact]
     public async Task A_client_that_does_not_read_fills_the_frame_bound_then_frames_are_refused()
     {
         var sink = new Sink { Hold = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
