@@ -46,6 +46,18 @@ public sealed class WebSocketServerOptions
     /// <summary>Subprotocols the server speaks; the first one the client offers (in its order) is chosen.</summary>
     public List<string> Subprotocols { get; set; } = [];
 
+    /// <summary>
+    /// With the direct transport's poller (Linux), the input of a WebSocket that arrived with little other input (at
+    /// most <c>4</c> connections reported by one wait) is handled on the poller's thread itself, up to the session's
+    /// first wait, rather than handed to the thread pool. At a moderate rate most arrivals come so, and each hand-off
+    /// woke a pool thread and parked it again: at 20,000 msgs/s, with the chat server's writer run on the same
+    /// thread, about 6 of 7 context switches per message and a third of the server's CPU (docs/benchmarks.md).
+    /// Input of more connections at once goes to the pool as before, so a busy node keeps every core. While the
+    /// poller handles one connection it reads no other: a session must not block there
+    /// (<see cref="Connections.WebSocketConnection.IsOnPollerThread"/>). False hands every arrival to the pool.
+    /// </summary>
+    public bool HandleInputOnPoller { get; set; } = true;
+
     /// <summary>Smallest transport input buffer that lets the largest allowed frame arrive whole.</summary>
     public long RequiredInputBufferSize => MaxMessageSize + 14L + MaxRequestHeadSize;
 

@@ -24,19 +24,37 @@ public sealed partial class ChatSession
     private static readonly System.Collections.Concurrent.ConcurrentBag<MessagePage> Pages = [];
     private const int MaxPooledPages = 16;
 
-    /// <summary>One message from the client; answers queued while it is handled here leave in one drain at the end (<see cref="OutboundQueue.BeginOwnInput"/>).</summary>
-    public ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload)
+    /// <summary>
+    /// A read's input starts: until <see cref="OnInputHandled"/>, answers to this session leave in one drain at the
+    /// end (<see cref="OutboundQueue.BeginOwnInput"/>), and the writes its requests queue reach their shards' writers
+    /// as one burst (<see cref="ChatStore.DeferWriterWakes"/>).
+    /// </summary>
+    public void OnInputStarting()
     {
         BeginOwnInput();
+        ChatStore.DeferWriterWakes();
+    }
+
+    /// <summary>
+    /// The read's requests are handed over: a shard writer they found idle runs their batch here, now (its acks and
+    /// Delivers included), and then this session's answers leave in one drain. On a mostly idle node that is the
+    /// whole path of a message on one thread, with no other woken (see docs/architecture.md).
+    /// </summary>
+    public void OnInputHandled()
+    {
         try
         {
-            return HandleMessageAsync(connection, type, payload); // runs here up to its first await that waits
+            ChatStore.RunDeferredWriterWakes();
         }
         finally
         {
             EndOwnInput();
         }
     }
+
+    /// <summary>One message from the client, inside a read's bracket (<see cref="OnInputStarting"/>).</summary>
+    public ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketOpcode type, ReadOnlySequence<byte> payload) =>
+        HandleMessageAsync(connection, type, payload); // runs here up to its first await that waits
 
     // Pooled state machine: when this awaits (the common case under load) it would otherwise allocate a box per call.
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
@@ -72,6 +90,12 @@ public sealed partial class ChatSession
         }
         try
         {
+            if (request.Type is MessageType.Sync or MessageType.History or MessageType.ListConversations && WebSocketConnection.IsOnPollerThread)
+            {
+                // These read pages of messages or conversations, from disk when they are old: not on the thread that
+                // every other connection's input waits for.
+                await Task.Yield();
+            }
             await DispatchAsync(request).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is StoreException or ObjectDisposedException)

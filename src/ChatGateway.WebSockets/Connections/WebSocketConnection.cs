@@ -68,6 +68,13 @@ public sealed class WebSocketConnection : ISweepable
     public EndPoint? RemoteEndPoint => _context.RemoteEndPoint;
     public string? Subprotocol { get; private set; }
 
+    /// <summary>
+    /// True while the calling code runs on the direct transport's poller, the one thread that learns of every
+    /// connection's input (<see cref="WebSocketServerOptions.HandleInputOnPoller"/>): nobody else's input is read
+    /// until it returns, so work that may block (a read from disk) belongs on the thread pool.
+    /// </summary>
+    public static bool IsOnPollerThread => Transport.ReadinessPoller.IsPollerThread;
+
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last inbound bytes: any frame, pong included.</summary>
     public long LastInboundTimestamp => Volatile.Read(ref _lastInbound);
 
@@ -174,13 +181,26 @@ public sealed class WebSocketConnection : ISweepable
         try
         {
             _session.OnOpened(this);
+            if (_settings.Options.HandleInputOnPoller && Input is Transport.SocketPipeReader reader)
+            {
+                reader.ContinueOnPoller = true; // only now: the handshake and plain HTTP requests stay on the pool
+            }
             while (true)
             {
                 // This loop is what an idle connection keeps alive, so it holds as little as it can across its
                 // awaits (its box is part of every connection's cost): a read's result is handed to OnInputAsync
                 // whole, and the frames, buffers and the parser's state live there, only while input is handled.
                 ReadResult result = await Input.ReadAsync().ConfigureAwait(false);
-                ValueTask<ushort> handling = OnInputAsync(result);
+                ValueTask<ushort> handling;
+                _session.OnInputStarting();
+                try
+                {
+                    handling = OnInputAsync(result); // up to its first wait, on this thread
+                }
+                finally
+                {
+                    _session.OnInputHandled();
+                }
                 ushort outcome = handling.IsCompletedSuccessfully ? handling.Result : await handling.ConfigureAwait(false);
                 if (outcome != KeepReading)
                 {

@@ -381,16 +381,23 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         return false;
     }
 
-    void IReadinessTarget.OnReady()
+    /// <summary>
+    /// A read that the poller completes continues on the poller's thread when few connections' input came at once
+    /// (<see cref="IReadinessTarget.OnReady"/>); otherwise on the pool. Set by the WebSocket layer once upgraded.
+    /// </summary>
+    public bool ContinueOnPoller { get; set; }
+
+    void IReadinessTarget.OnReady(bool mayHandleHere)
     {
         while (true)
         {
             switch (Volatile.Read(ref _readiness))
             {
                 case Waiting when Interlocked.CompareExchange(ref _readiness, Idle, Waiting) == Waiting:
-                    // The poller's thread receives; the reader's loop continues on the pool, as a socket
-                    // completion would, so one slow loop cannot hold up every other connection's input.
-                    OnReadable(SocketError.Success, continueInline: false);
+                    // The poller's thread receives. The reader's loop continues on the pool, as a socket completion
+                    // would, so that one slow loop cannot hold up other connections' input; or here, when little
+                    // other input is waiting and the application asked for it (a context switch less).
+                    OnReadable(SocketError.Success, continueInline: mayHandleHere && ContinueOnPoller);
                     return;
                 case Idle when Interlocked.CompareExchange(ref _readiness, Signaled, Idle) == Idle:
                     return; // kept for the next wait

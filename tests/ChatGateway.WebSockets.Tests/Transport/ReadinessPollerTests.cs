@@ -199,6 +199,124 @@ public sealed class ReadinessPollerTests
         reader.AdvanceTo(read.Buffer.End);
     }
 
+    [Fact]
+    public async Task Input_of_few_sockets_at_once_may_be_handled_on_the_poller_and_input_of_more_goes_to_the_pool()
+    {
+        ReadinessPoller poller = StartPoller();
+        const int Many = ReadinessPoller.MaxReportsHandledHere + 1;
+        var pairs = new List<(Socket Client, Socket Server)>();
+        var targets = new List<RecordingTarget>();
+        try
+        {
+            for (int i = 0; i <= Many; i++)
+            {
+                (Socket client, Socket server) = await ConnectPairAsync();
+                pairs.Add((client, server));
+                var target = new RecordingTarget();
+                targets.Add(target);
+                Assert.True(poller.TryRegister(new SafeSocketHandle(server.Handle, ownsHandle: false), target, out _));
+            }
+            Assert.False(ReadinessPoller.IsPollerThread);
+
+            // Alone: the target hears of it on the poller's thread, allowed to handle it there.
+            pairs[0].Client.Send([1]);
+            (bool mayHandleHere, bool onPoller) = await targets[0].NextReport.WaitAsync(Timeout);
+            Assert.True(mayHandleHere);
+            Assert.True(onPoller);
+
+            // Hold the poller inside a report, let input reach more sockets than it may handle itself, then let go: its
+            // next wait reports them all at once, and each is told to hand its input on.
+            var hold = new ManualResetEventSlim();
+            targets[0].Block = hold;
+            pairs[0].Client.Send([2]);
+            await targets[0].NextReport.WaitAsync(Timeout); // the poller is now held in target 0's report
+            for (int i = 1; i <= Many; i++)
+            {
+                pairs[i].Client.Send([3]);
+            }
+            for (int i = 1; i <= Many; i++)
+            {
+                while (pairs[i].Server.Available == 0) // in the socket's receive queue, so in the next wait's report
+                {
+                    await Task.Yield();
+                }
+            }
+            hold.Set();
+            for (int i = 1; i <= Many; i++)
+            {
+                (mayHandleHere, onPoller) = await targets[i].NextReport.WaitAsync(Timeout);
+                Assert.False(mayHandleHere, $"socket {i} of {Many} reported together");
+                Assert.True(onPoller);
+            }
+        }
+        finally
+        {
+            targets[0].Block?.Set();
+            foreach ((Socket client, Socket server) in pairs)
+            {
+                client.Dispose();
+                server.Dispose();
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_waiting_read_continues_on_the_poller_only_when_its_reader_asks_for_it(bool continueOnPoller)
+    {
+        ReadinessPoller poller = StartPoller();
+        using ReaderOnSocket pair = await ReaderOnSocket.ConnectAsync(poller);
+        pair.Reader.ContinueOnPoller = continueOnPoller;
+        Task<bool> continuedOnPoller = ReadThenTellWhereAsync(pair.Reader);
+        Assert.False(continuedOnPoller.IsCompleted); // the socket is empty: the read waits for the poller
+
+        pair.Client.Send("hi"u8);
+
+        Assert.Equal(continueOnPoller, await continuedOnPoller.WaitAsync(Timeout));
+    }
+
+    /// <summary>Whether the code after a read that had to wait ran on a poller's thread (no context captured).</summary>
+    private static async Task<bool> ReadThenTellWhereAsync(SocketPipeReader reader)
+    {
+        ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+        bool onPoller = ReadinessPoller.IsPollerThread;
+        reader.AdvanceTo(result.Buffer.End);
+        return onPoller;
+    }
+
+    /// <summary>Records each report it gets; while <see cref="Block"/> is set and unsignaled, holds the poller in the report.</summary>
+    private sealed class RecordingTarget : IReadinessTarget
+    {
+        private readonly System.Threading.Channels.Channel<(bool, bool)> _reports = System.Threading.Channels.Channel.CreateUnbounded<(bool, bool)>();
+        public ManualResetEventSlim? Block;
+
+        public Task<(bool MayHandleHere, bool OnPoller)> NextReport => _reports.Reader.ReadAsync().AsTask();
+
+        public void OnReady(bool mayHandleHere)
+        {
+            _reports.Writer.TryWrite((mayHandleHere, ReadinessPoller.IsPollerThread));
+            if (Block is { IsSet: false } block)
+            {
+                block.Wait(Timeout);
+            }
+        }
+
+        public void OnReadyFailed(Exception error) => _reports.Writer.TryComplete(error);
+    }
+
+    /// <summary>A real TCP connection on 127.0.0.1: the client's socket and the accepted one.</summary>
+    private static async Task<(Socket Client, Socket Server)> ConnectPairAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Task<Socket> accepting = listener.AcceptAsync();
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        return (client, await accepting);
+    }
+
     private static ReadinessPoller StartPoller()
     {
         Assert.True(Epoll.Supported, "the gateway's target (Linux on x86-64) has epoll; elsewhere the transport waits with a zero-byte receive");
@@ -213,13 +331,7 @@ public sealed class ReadinessPollerTests
 
         public static async Task<ReaderOnSocket> ConnectAsync(ReadinessPoller? poller)
         {
-            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            listener.Listen(1);
-            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            Task<Socket> accepting = listener.AcceptAsync();
-            await client.ConnectAsync(listener.LocalEndPoint!);
-            Socket server = await accepting;
+            (Socket client, Socket server) = await ConnectPairAsync();
             var connection = new DirectSocketConnection(server, 1 << 20, poller);
             return new ReaderOnSocket(client, server, (SocketPipeReader)connection.Transport.Input);
         }
