@@ -333,17 +333,26 @@ public abstract class OutboundQueue : IThreadPoolWorkItem
         public void RunAll()
         {
             _running = true;
+            int next = 0;
             try
             {
-                for (int i = 0; i < _count; i++)
+                while (next < _count)
                 {
-                    OutboundQueue queue = _owed[i];
-                    _owed[i] = null!;
+                    OutboundQueue queue = _owed[next];
+                    _owed[next++] = null!;
                     queue.Drain();
                 }
             }
             finally
             {
+                // A drain that threw (a bug) must not leave the other queues marked as draining with nobody to drain
+                // them: those go to the pool.
+                while (next < _count)
+                {
+                    OutboundQueue queue = _owed[next];
+                    _owed[next++] = null!;
+                    ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
+                }
                 _count = 0;
                 _running = false;
             }

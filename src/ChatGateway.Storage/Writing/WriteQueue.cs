@@ -102,13 +102,23 @@ internal sealed class WriteQueue : IValueTaskSource<bool>
         {
             return;
         }
-        for (int i = 0; i < owed.Count; i++)
+        int next = 0;
+        try
         {
-            WriteQueue queue = owed[i];
-            owed[i] = null!;
-            queue.WakeReader(onThisThread: true, result: true);
+            while (next < owed.Count)
+            {
+                owed[next++].WakeReader(onThisThread: true, result: true);
+            }
         }
-        owed.Clear();
+        finally
+        {
+            // A wake that threw (a bug) must not leave the other writers asleep for good: they are woken on the pool.
+            while (next < owed.Count)
+            {
+                owed[next++].WakeReader(onThisThread: false, result: true);
+            }
+            owed.Clear();
+        }
     }
 
     /// <summary>Owes this queue's reader its wake, on a thread inside <see cref="DeferWakes"/> with room on its list.</summary>
