@@ -183,7 +183,7 @@ public sealed class WebSocketConnection : ISweepable
             _session.OnOpened(this);
             if (_settings.Options.HandleInputOnPoller && Input is Transport.SocketPipeReader reader)
             {
-                reader.ContinueOnPoller = true; // only now: the handshake and plain HTTP requests stay on the pool
+                reader.ContinueOnPoller(); // only now: the handshake and plain HTTP requests stay on the pool
             }
             while (true)
             {

@@ -152,6 +152,23 @@ internal sealed unsafe class ReadinessPoller
         return true;
     }
 
+    /// <summary>
+    /// From now on the target of registration <paramref name="token"/> may be told that it may handle its input on
+    /// this poller's thread (<see cref="IReadinessTarget.OnReady"/>); until then it is always told not to. Kept in the
+    /// socket's slot, whose padding has room for it, rather than in the target: no byte more per connection.
+    /// </summary>
+    public void AllowHandlingHere(long token)
+    {
+        lock (_lock)
+        {
+            Slot entry = _slots[(int)token];
+            if (entry.Generation == (uint)(token >> 32))
+            {
+                Volatile.Write(ref entry.HandleHere, true); // read by the poller's thread without the lock
+            }
+        }
+    }
+
     /// <summary>Stops watching; call before the socket is closed. The target hears nothing more of it.</summary>
     public void Unregister(SafeSocketHandle socket, long token)
     {
@@ -166,6 +183,7 @@ internal sealed unsafe class ReadinessPoller
         {
             Slot entry = _slots[slot];
             Volatile.Write(ref entry.Target, null);
+            entry.HandleHere = false;
             entry.Generation++; // events still queued for the old registration no longer match
             _free.Push(slot);
         }
@@ -206,7 +224,7 @@ internal sealed unsafe class ReadinessPoller
                 Volatile.Write(ref _reports, _reports + 1); // this thread alone writes it
                 try
                 {
-                    target.OnReady(mayHandleHere: count <= MaxReportsHandledHere);
+                    target.OnReady(mayHandleHere: count <= MaxReportsHandledHere && Volatile.Read(ref entry.HandleHere));
                 }
                 catch (Exception ex)
                 {
@@ -221,5 +239,6 @@ internal sealed unsafe class ReadinessPoller
     {
         public IReadinessTarget? Target;
         public uint Generation;
+        public bool HandleHere; // AllowHandlingHere; fits in the object's padding (28 bytes of fields and header → 32)
     }
 }

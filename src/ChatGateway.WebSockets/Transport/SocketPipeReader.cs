@@ -382,10 +382,20 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     }
 
     /// <summary>
-    /// A read that the poller completes continues on the poller's thread when few connections' input came at once
-    /// (<see cref="IReadinessTarget.OnReady"/>); otherwise on the pool. Set by the WebSocket layer once upgraded.
+    /// From now on a read that the poller completes continues on the poller's thread when few connections' input
+    /// came at once (<see cref="IReadinessTarget.OnReady"/>); before, always on the pool. Called by the WebSocket
+    /// layer once upgraded. No effect without a poller.
     /// </summary>
-    public bool ContinueOnPoller { get; set; }
+    public void ContinueOnPoller()
+    {
+        lock (Sync)
+        {
+            if (_registered)
+            {
+                _poller!.AllowHandlingHere(_registration);
+            }
+        }
+    }
 
     void IReadinessTarget.OnReady(bool mayHandleHere)
     {
@@ -397,7 +407,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
                     // The poller's thread receives. The reader's loop continues on the pool, as a socket completion
                     // would, so that one slow loop cannot hold up other connections' input; or here, when little
                     // other input is waiting and the application asked for it (a context switch less).
-                    OnReadable(SocketError.Success, continueInline: mayHandleHere && ContinueOnPoller);
+                    OnReadable(SocketError.Success, continueInline: mayHandleHere);
                     return;
                 case Idle when Interlocked.CompareExchange(ref _readiness, Signaled, Idle) == Idle:
                     return; // kept for the next wait

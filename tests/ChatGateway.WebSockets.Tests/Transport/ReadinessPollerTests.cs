@@ -214,7 +214,8 @@ public sealed class ReadinessPollerTests
                 pairs.Add((client, server));
                 var target = new RecordingTarget();
                 targets.Add(target);
-                Assert.True(poller.TryRegister(new SafeSocketHandle(server.Handle, ownsHandle: false), target, out _));
+                Assert.True(poller.TryRegister(new SafeSocketHandle(server.Handle, ownsHandle: false), target, out long token));
+                poller.AllowHandlingHere(token);
             }
             Assert.False(ReadinessPoller.IsPollerThread);
 
@@ -267,7 +268,10 @@ public sealed class ReadinessPollerTests
     {
         ReadinessPoller poller = StartPoller();
         using ReaderOnSocket pair = await ReaderOnSocket.ConnectAsync(poller);
-        pair.Reader.ContinueOnPoller = continueOnPoller;
+        if (continueOnPoller)
+        {
+            pair.Reader.ContinueOnPoller();
+        }
         Task<bool> continuedOnPoller = ReadThenTellWhereAsync(pair.Reader);
         Assert.False(continuedOnPoller.IsCompleted); // the socket is empty: the read waits for the poller
 
