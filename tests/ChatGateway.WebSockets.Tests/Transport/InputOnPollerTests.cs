@@ -23,6 +23,9 @@ public sealed class InputOnPollerTests
         public readonly List<(string Call, int Thread, bool OnPoller)> Calls = [];
         public bool AcceptedOnPoller;
 
+        /// <summary>Set once the read that held a message has been handled: the echo can reach the client before that.</summary>
+        public readonly TaskCompletionSource MessageHandled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public ValueTask<WebSocketAcceptDecision> AcceptAsync(WebSocketUpgradeRequest request, CancellationToken cancellationToken)
         {
             AcceptedOnPoller = WebSocketConnection.IsOnPollerThread;
@@ -41,7 +44,14 @@ public sealed class InputOnPollerTests
             return IgnoreResult(connection.SendAsync(type, payload));
         }
 
-        public void OnInputHandled() => Record("handled");
+        public void OnInputHandled()
+        {
+            Record("handled");
+            if (Snapshot().Any(c => c.Call == "message"))
+            {
+                MessageHandled.TrySetResult();
+            }
+        }
 
         public void OnClosed(WebSocketConnection connection, ushort closeCode)
         {
@@ -81,6 +91,7 @@ public sealed class InputOnPollerTests
         var answer = new byte[16];
         ValueWebSocketReceiveResult received = await client.ReceiveAsync(answer.AsMemory(), CancellationToken.None).AsTask().WaitAsync(Timeout);
         Assert.Equal("one"u8.ToArray(), answer[..received.Count]);
+        await application.MessageHandled.Task.WaitAsync(Timeout);
 
         (string Call, int Thread, bool OnPoller)[] calls = application.Snapshot();
         Assert.Equal(["starting", "message", "handled"], calls.Select(c => c.Call));
