@@ -42,7 +42,7 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
     public bool Found;
     public DedupeEntry Existing;
 
-    /// <summary>After a claim in a dedupe block: the ids the block holds (<see cref="DedupeBlock.PresentOf"/>).</summary>
+    /// <summary>After a single claim in a dedupe block (not after written claims, whose caller needs none): the ids the block holds (<see cref="DedupeBlock.PresentOf"/>).</summary>
     public ulong Present;
 
     public StateFunctions() => Lengths = new ValueLengths(this);
@@ -175,7 +175,7 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
         MemoryMarshal.Cast<byte, DedupeClaim>(input.AsReadOnlySpan());
 
     /// <summary>Writes every claim of the input into a block sized for them (<see cref="DedupeBlock.LengthAfterClaims"/>).</summary>
-    private void WriteClaims(ref SpanByte block, ref SpanByte input)
+    private static void WriteClaims(ref SpanByte block, ref SpanByte input)
     {
         foreach (ref readonly DedupeClaim claim in Claims(ref input))
         {
@@ -184,7 +184,6 @@ internal sealed class StateFunctions : SpanByteFunctions<Empty>
                 throw new StoreCorruptedException("a dedupe block sized for its claims has no room for one");
             }
         }
-        Present = DedupeBlock.PresentOf(block.AsReadOnlySpan());
     }
 
     /// <summary>Whether the block holds <paramref name="low"/> with an entry still inside the window (then reported in <see cref="Existing"/>).</summary>
