@@ -20,6 +20,17 @@ public static class ClientRequestReader
     /// <param name="requestId">The request id when it could be read (to address an error), else 0.</param>
     public static ClientRequest Read(in ReadOnlySequence<byte> frame, ref List<long>? members, int maxMembers, out uint requestId)
     {
+        if (SendFastReader.TryRead(frame, out ClientRequest send))
+        {
+            requestId = send.RequestId;
+            return send;
+        }
+        return ReadAny(frame, ref members, maxMembers, out requestId);
+    }
+
+    /// <summary>The general reader: every request type, every encoding MessagePack allows, and every error.</summary>
+    internal static ClientRequest ReadAny(in ReadOnlySequence<byte> frame, ref List<long>? members, int maxMembers, out uint requestId)
+    {
         requestId = 0;
         var reader = new MessagePackReader(frame);
         try
