@@ -16,6 +16,11 @@ namespace ChatGateway.LoadTest.Scenarios;
 /// <i>due</i> on the schedule, not the time it left, so a stalled server (or a stalled generator) shows up in the
 /// latency instead of silently lowering the rate (coordinated omission). Latency = delivery time − due time,
 /// recorded in an HdrHistogram (µs) for messages due inside the measurement window.
+/// <para>
+/// The generator's own part is measured beside it: a message's <i>send lag</i> is from its due time until the flush
+/// that carried it returned (the pacer woke late, or the send call was slow). Whatever the send lag's p99 is, the
+/// latency's p99 cannot be told apart from it as the server's: on this VM both have been tens of milliseconds.
+/// </para>
 /// </summary>
 public static class RateWorker
 {
@@ -53,7 +58,8 @@ public static class RateWorker
         using var self = Process.GetCurrentProcess();
         double cpuStart = 0;
         long sentInWindow = 0;
-        var pacer = new Thread(() => sentInWindow = Pace(wire, senders, rate, start, windowStart, windowEnd, ref cpuStart))
+        var sendLag = new LongHistogram(60_000_000, 3); // the pacer's alone: read after it has ended
+        var pacer = new Thread(() => sentInWindow = Pace(wire, senders, rate, start, windowStart, windowEnd, sendLag, ref cpuStart))
         {
             IsBackground = true,
             Priority = ThreadPriority.AboveNormal,
@@ -72,7 +78,8 @@ public static class RateWorker
         }
         LongHistogram h = latencies.Snapshot();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT sent={sentInWindow} delivered={h.TotalCount} seconds={measure:F3} loadCpu={loadCpu:F3} p50us={h.GetValueAtPercentile(50)} p99us={h.GetValueAtPercentile(99)} p999us={h.GetValueAtPercentile(99.9)} maxus={h.GetMaxValue()}"));
+            $"RESULT sent={sentInWindow} delivered={h.TotalCount} seconds={measure:F3} loadCpu={loadCpu:F3} p50us={h.GetValueAtPercentile(50)} p99us={h.GetValueAtPercentile(99)} p999us={h.GetValueAtPercentile(99.9)} maxus={h.GetMaxValue()} " +
+            $"sendLagP99us={sendLag.GetValueAtPercentile(99)} sendLagP999us={sendLag.GetValueAtPercentile(99.9)}"));
         receiving.Dispose();
         foreach (LoadConnection connection in senders.Concat(receivers))
         {
@@ -84,10 +91,14 @@ public static class RateWorker
     /// <summary>
     /// The schedule: message n is due at start + n/rate and goes to pair n % PAIRS. The pacer sends whatever is due,
     /// one flush per connection touched, then sleeps ~50 µs (usleep: Thread.Sleep has millisecond steps, which
-    /// would add up to a millisecond of the generator's own delay to every figure). Returns the count due in the window.
+    /// would add up to a millisecond of the generator's own delay to every figure). Returns the count due in the window;
+    /// <paramref name="sendLag"/> gets each window message's lag from its due time to the end of its flush (µs).
     /// </summary>
-    private static long Pace(Wire wire, LoadConnection[] senders, double rate, long start, long windowStart, long windowEnd, ref double cpuStart)
+    private static long Pace(Wire wire, LoadConnection[] senders, double rate, long start, long windowStart, long windowEnd,
+        LongHistogram sendLag, ref double cpuStart)
     {
+        long[] roundDues = new long[1024]; // the window's messages sent this round, to record once flushed
+        int roundCount = 0;
         byte[] body = new byte[100];
         var scratch = new ArrayBufferWriter<byte>(256);
         bool[] touched = new bool[senders.Length];
@@ -125,6 +136,11 @@ public static class RateWorker
                 if (due >= windowStart && due < windowEnd)
                 {
                     inWindow++;
+                    if (roundCount == roundDues.Length)
+                    {
+                        Array.Resize(ref roundDues, roundDues.Length * 2); // a stalled pacer catching up
+                    }
+                    roundDues[roundCount++] = due;
                 }
                 sent++;
             }
@@ -140,6 +156,12 @@ public static class RateWorker
                     }
                 }
             }
+            long flushed = Stopwatch.GetTimestamp();
+            for (int i = 0; i < roundCount; i++)
+            {
+                sendLag.RecordValue(Math.Min(60_000_000, Math.Max(0, (flushed - roundDues[i]) * 1_000_000 / Stopwatch.Frequency)));
+            }
+            roundCount = 0;
             usleep(50);
         }
     }
