@@ -18,8 +18,8 @@ namespace ChatGateway.LoadTest.Scenarios;
 /// recorded in an HdrHistogram (µs) for messages due inside the measurement window.
 /// <para>
 /// The generator's own part is measured beside it: a message's <i>send lag</i> is from its due time until the flush
-/// that carried it returned (the pacer woke late, or the send call was slow). Whatever the send lag's p99 is, the
-/// latency's p99 cannot be told apart from it as the server's: on this VM both have been tens of milliseconds.
+/// that carried it returned (the pacer woke late, or the send call was slow). No server's latency can be told apart
+/// from it: on this VM its p99 measured 1–5 ms in runs whose latency p99s were 6–18 ms (session 20).
 /// </para>
 /// </summary>
 public static class RateWorker
