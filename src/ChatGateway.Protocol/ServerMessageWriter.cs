@@ -23,15 +23,24 @@ public static class ServerMessageWriter
         w.Write(hello.ShardCount);
     }
 
-    public static void Ack(ref MessagePackWriter w, uint rid, long conversation, long seq, long timestamp, bool duplicate)
+    /// <summary>The longest Ack <see cref="Ack"/> writes: array and type, a uint32 rid, three int64s and a boolean.</summary>
+    public const int MaxAckBytes = 2 + 5 + 3 * MessagePackSpan.MaxIntegerBytes + 1;
+
+    /// <summary>
+    /// Writes an Ack into <paramref name="destination"/> (at least <see cref="MaxAckBytes"/>) and returns its length. Straight
+    /// into a span, not through a <see cref="MessagePackWriter"/>: one Ack per message received (<see cref="MessagePackSpan"/>).
+    /// </summary>
+    public static int Ack(Span<byte> destination, uint rid, long conversation, long seq, long timestamp, bool duplicate)
     {
-        w.WriteArrayHeader(6);
-        w.Write((byte)MessageType.Ack);
-        w.Write(rid);
-        w.Write(conversation);
-        w.Write(seq);
-        w.Write(timestamp);
-        w.Write(duplicate);
+        destination[0] = 0x96; // fixarray of 6
+        destination[1] = (byte)MessageType.Ack; // a positive fixint
+        int at = 2;
+        at += MessagePackSpan.WriteInteger(destination[at..], rid);
+        at += MessagePackSpan.WriteInteger(destination[at..], conversation);
+        at += MessagePackSpan.WriteInteger(destination[at..], seq);
+        at += MessagePackSpan.WriteInteger(destination[at..], timestamp);
+        at += MessagePackSpan.WriteBoolean(destination[at..], duplicate);
+        return at;
     }
 
     /// <summary>

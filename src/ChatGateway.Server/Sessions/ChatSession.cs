@@ -132,11 +132,9 @@ public sealed partial class ChatSession : OutboundQueue, IWebSocketSession, IReq
 
     public void SendAck(uint rid, long conversation, long seq, long timestamp, bool duplicate)
     {
-        ArrayBufferWriter<byte> payload = SmallAnswer();
-        MessagePackWriter w = new(payload);
-        ServerMessageWriter.Ack(ref w, rid, conversation, seq, timestamp, duplicate);
-        w.Flush();
-        EnqueueSmall(payload.WrittenSpan);
+        Span<byte> payload = stackalloc byte[ServerMessageWriter.MaxAckBytes];
+        int length = ServerMessageWriter.Ack(payload, rid, conversation, seq, timestamp, duplicate);
+        EnqueueSmall(payload[..length]);
     }
 
     public void SendOk(uint rid, long value)
@@ -148,7 +146,7 @@ public sealed partial class ChatSession : OutboundQueue, IWebSocketSession, IReq
         EnqueueSmall(payload.WrittenSpan);
     }
 
-    // Acks and Oks are encoded here, then copied into a frame the queue shares between them (OutboundQueue.TryEnqueueSmall).
+    // Oks are encoded here (Acks on the stack), then copied into a frame the queue shares between them (OutboundQueue.TryEnqueueSmall).
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_smallAnswer;
 
