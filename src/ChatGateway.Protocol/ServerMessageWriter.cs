@@ -3,8 +3,8 @@ using MessagePack;
 namespace ChatGateway.Protocol;
 
 /// <summary>
-/// Encodes server messages (docs/protocol.md, "Server messages") into a <see cref="MessagePackWriter"/>.
-/// The caller owns the writer and flushes it; nothing here allocates.
+/// Encodes server messages (docs/protocol.md, "Server messages") into a <see cref="MessagePackWriter"/>, which the
+/// caller owns and flushes; the Ack, sent once per accepted message, straight into a span. Nothing here allocates.
 /// </summary>
 public static class ServerMessageWriter
 {

@@ -10,7 +10,7 @@ internal static class Crc32C
     public static uint Compute(ReadOnlySpan<byte> data)
     {
         // Unaligned reads from a reference rather than a slice per step: each step's slice checked its bounds and
-        // built a span, a third of the cost on a ~170-byte journal record (1.8% of the server's CPU in pairs).
+        // built a span: a 171-byte journal record took 20-32 ns against 31-39 (the whole was 1.8% of the server's CPU in pairs).
         uint crc = 0xFFFFFFFF;
         ref byte start = ref MemoryMarshal.GetReference(data);
         int i = 0;
