@@ -68,15 +68,8 @@ internal static class SendFastReader
             at++;
             return true;
         }
-        int size = code switch
-        {
-            0xcc or 0xd0 => 1,
-            0xcd or 0xd1 => 2,
-            0xce or 0xd2 => 4,
-            0xcf or 0xd3 => 8,
-            _ => 0,
-        };
-        if (size == 0 || span.Length - at - 1 < size)
+        int size = MessagePackSpan.IntegerLength(code) - 1; // the value's bytes after the type byte
+        if (size <= 0 || span.Length - at - 1 < size)
         {
             return false;
         }

@@ -91,15 +91,11 @@ public static class ServerMessageWriter
     }
 
     /// <summary>Bytes of a MessagePack integer from its first byte.</summary>
-    private static int IntegerLength(byte first) => first switch
+    private static int IntegerLength(byte first)
     {
-        < 0x80 or >= 0xe0 => 1,
-        0xcc or 0xd0 => 2,
-        0xcd or 0xd1 => 3,
-        0xce or 0xd2 => 5,
-        0xcf or 0xd3 => 9,
-        _ => throw new ArgumentException($"0x{first:x2} does not start an integer"),
-    };
+        int length = MessagePackSpan.IntegerLength(first);
+        return length > 0 ? length : throw new ArgumentException($"0x{first:x2} does not start an integer");
+    }
 
     /// <summary>Starts a SyncResult; <paramref name="count"/> calls of <see cref="SyncMessage"/> must follow.</summary>
     public static void SyncResultHeader(ref MessagePackWriter w, uint rid, long conversation, long head, long earliest, bool truncated, bool hasMore, int count)
