@@ -70,4 +70,43 @@ public sealed class RelayTests
         Assert.Equal(1, toSender.Acks);
         Assert.Empty(toSender.Delivered);
     }
+
+    /// <summary>
+    /// The `rate` worker's loop, against the raw TCP relay and the gateway: every message due in the window is sent
+    /// and delivered once, each delivery gets a latency and each send a lag. A lost, doubled or unsent message, or a
+    /// loop that stopped receiving, changes a count.
+    /// </summary>
+    [Theory]
+    [InlineData("tcp")]
+    [InlineData("gateway-relaxed")]
+    public async Task The_rate_loop_sends_every_message_due_in_its_window_and_receives_each_delivery(string server)
+    {
+        ServerKind kind = ServerKinds.Parse(server);
+        await using ServerUnderTest target = await ServerUnderTest.StartAsync(kind, Secret, []);
+        Wire wire = Wire.For(kind, Secret);
+        const int pairs = 10;
+        const double rate = 400; // 40 messages/s per sender: under the gateway's default request rate
+        const double measure = 1.5;
+        LoadConnection.BlockingSockets = true; // as the worker process sets it; this class's tests run one at a time
+        (LoadConnection[] senders, LoadConnection[] receivers) = (null!, null!);
+        try
+        {
+            (senders, receivers) = await Workers.ConnectPairsAsync(wire, target.EndPoint, pairs);
+        }
+        finally
+        {
+            LoadConnection.BlockingSockets = false;
+        }
+        await target.MeasureMemoryAsync(2 * pairs); // every session registered before the first message
+        RateWorker.RateOutcome outcome = RateWorker.Measure(wire, senders, receivers, rate, warmup: 0.3, measure);
+        foreach (LoadConnection connection in senders.Concat(receivers))
+        {
+            connection.Dispose();
+        }
+
+        Assert.InRange(outcome.Sent, (long)(rate * measure) - 1, (long)(rate * measure) + 1);
+        Assert.Equal(outcome.Sent, outcome.Latency.TotalCount);
+        Assert.Equal(outcome.Sent, outcome.SendLag.TotalCount);
+        Assert.InRange(outcome.Latency.GetValueAtPercentile(50), 1, 1_000_000); // µs: delivered after it was due, within a second
+    }
 }

@@ -197,6 +197,37 @@ public sealed class LoadConnection : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends what the socket takes of the appended frames now, without waiting (Linux); true when nothing is left. What
+    /// it did not take stays at the front of the buffer for the next call, behind which new frames are appended. For a
+    /// thread that also receives for this connection's server (`rate`), which a full send buffer must not stall.
+    /// </summary>
+    public bool TrySendBuffered()
+    {
+        if (!ChatGateway.WebSockets.Transport.NonBlockingSocket.Supported)
+        {
+            FlushAsync().AsTask().GetAwaiter().GetResult();
+            return true;
+        }
+        int sent = 0;
+        while (sent < _sendLength)
+        {
+            int taken = ChatGateway.WebSockets.Transport.NonBlockingSocket.Send(_socket.SafeHandle, _send.AsSpan(sent, _sendLength - sent), out SocketError error);
+            if (error == SocketError.WouldBlock)
+            {
+                break;
+            }
+            if (error != SocketError.Success)
+            {
+                throw new SocketException((int)error);
+            }
+            sent += taken;
+        }
+        _send.AsSpan(sent, _sendLength - sent).CopyTo(_send);
+        _sendLength -= sent;
+        return _sendLength == 0;
+    }
+
     private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         int sent = 0;

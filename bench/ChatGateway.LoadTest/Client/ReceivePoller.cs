@@ -1,27 +1,29 @@
+using System.Runtime.InteropServices;
 using ChatGateway.LoadTest.Targets;
 using ChatGateway.WebSockets.Transport;
 
 namespace ChatGateway.LoadTest.Client;
 
 /// <summary>
-/// One thread receiving for many connections: it waits on one epoll set and reads whichever sockets have input,
-/// handing their frames to a <see cref="Wire"/>.
+/// Receives for many connections on the caller's thread: <see cref="Poll"/> waits on one epoll set, at most a given
+/// number of nanoseconds, and reads whichever sockets have input, handing their frames to a <see cref="Wire"/>.
 /// <para>
 /// Why not a receive loop per connection (<see cref="Scenarios.Workers.ReceiveLoopAsync"/>): at a moderate rate
 /// each arrival then wakes the runtime's socket thread and a pool thread, so at 20,000 msgs/s over 200 connections
 /// the generator spent 70–93% of its core switching threads, and its own queueing showed in every server's
-/// latency. Used by the `rate` scenario, where the generator's delay is part of the figure.
+/// latency. Why on the caller's thread rather than one of its own: see <see cref="Scenarios.RateWorker"/>.
 /// </para>
 /// </summary>
 internal sealed unsafe class ReceivePoller : IDisposable
 {
-    private const int EventsPerWait = 256;
+    // Sockets read per wait: the caller's sends due meanwhile wait at most this many reads (a burst of deliveries
+    // after a server's stall can make 200 sockets ready at once; level-triggered, the rest come with the next wait).
+    private const int EventsPerWait = 16;
 
     private readonly int _epoll;
     private readonly Wire _wire;
     private readonly List<(LoadConnection Connection, IInbound Inbound)> _connections = [];
-    private Thread? _thread;
-    private volatile bool _stopping;
+    private readonly Epoll.Event* _events = (Epoll.Event*)NativeMemory.Alloc(EventsPerWait, (nuint)sizeof(Epoll.Event));
 
     public ReceivePoller(Wire wire)
     {
@@ -37,13 +39,9 @@ internal sealed unsafe class ReceivePoller : IDisposable
         }
     }
 
-    /// <summary>Adds a connection (before <see cref="Start"/>); frames already buffered behind its handshake are read now.</summary>
+    /// <summary>Adds a connection; frames already buffered behind its handshake are read now.</summary>
     public void Add(LoadConnection connection, IInbound inbound)
     {
-        if (_thread is not null)
-        {
-            throw new InvalidOperationException("add every connection before starting");
-        }
         connection.ReadBuffered(_wire, inbound);
         var watched = new Epoll.Event { Events = Epoll.In, Data = (ulong)_connections.Count }; // level-triggered
         if (Epoll.Control(_epoll, Epoll.CtlAdd, (int)connection.Socket.SafeHandle.DangerousGetHandle(), &watched) != 0)
@@ -53,44 +51,50 @@ internal sealed unsafe class ReceivePoller : IDisposable
         _connections.Add((connection, inbound));
     }
 
-    public void Start()
+    /// <summary>
+    /// Waits until a connection has input or <paramref name="timeoutNanoseconds"/> passed (0: only what is there now),
+    /// and reads every connection that has some. Returns how many had.
+    /// </summary>
+    public int Poll(long timeoutNanoseconds)
     {
-        _thread = new Thread(Run) { IsBackground = true, Name = "receive poller" };
-        _thread.Start();
-    }
-
-    private void Run()
-    {
-        Epoll.Event* events = stackalloc Epoll.Event[EventsPerWait];
-        while (!_stopping)
+        // epoll_pwait2 (Linux 5.11): epoll_wait's timeout is in milliseconds, and the pacer's next message is due in
+        // tens of microseconds.
+        var timeout = new TimeSpec { Seconds = timeoutNanoseconds / 1_000_000_000, Nanoseconds = timeoutNanoseconds % 1_000_000_000 };
+        int count = WaitPrecise(_epoll, _events, EventsPerWait, &timeout, null);
+        for (int i = 0; i < count; i++)
         {
-            int count = Epoll.Wait(_epoll, events, EventsPerWait, 100); // wakes now and then to see _stopping
-            for (int i = 0; i < count; i++)
+            int index = (int)_events[i].Data;
+            (LoadConnection connection, IInbound inbound) = _connections[index];
+            bool open;
+            try
             {
-                int index = (int)events[i].Data;
-                (LoadConnection connection, IInbound inbound) = _connections[index];
-                bool open;
-                try
-                {
-                    open = connection.ReceiveAvailable(_wire, inbound);
-                }
-                catch (ObjectDisposedException)
-                {
-                    open = false;
-                }
-                if (!open)
-                {
-                    Epoll.Control(_epoll, Epoll.CtlDel, (int)connection.Socket.SafeHandle.DangerousGetHandle(), null);
-                }
+                open = connection.ReceiveAvailable(_wire, inbound);
+            }
+            catch (ObjectDisposedException)
+            {
+                open = false;
+            }
+            if (!open)
+            {
+                Epoll.Control(_epoll, Epoll.CtlDel, (int)connection.Socket.SafeHandle.DangerousGetHandle(), null);
             }
         }
+        return Math.Max(count, 0);
     }
 
-    /// <summary>Stops the thread (within ~100 ms); the connections stay open.</summary>
     public void Dispose()
     {
-        _stopping = true;
-        _thread?.Join();
         Epoll.Close(_epoll);
+        NativeMemory.Free(_events);
     }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "epoll_pwait2", SetLastError = true)]
+    private static extern int WaitPrecise(int epoll, Epoll.Event* events, int maxEvents, TimeSpec* timeout, void* signalMask);
 }
