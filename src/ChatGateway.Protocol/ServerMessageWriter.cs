@@ -43,38 +43,47 @@ public static class ServerMessageWriter
         return at;
     }
 
+    /// <summary>Bytes a Deliver with this client message id and body takes at most (<see cref="Deliver(Span{byte}, long, long, long, long, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>).</summary>
+    public static int MaxDeliverBytes(int clientMessageIdLength, int bodyLength) =>
+        2 + 4 * MessagePackSpan.MaxIntegerBytes + 2 * MessagePackSpan.MaxBinaryHeaderBytes + clientMessageIdLength + bodyLength;
+
     /// <summary>
+    /// Writes a Deliver into <paramref name="destination"/> (at least <see cref="MaxDeliverBytes"/>) and returns its length.
     /// Seq and timestamp are written in the fixed 9-byte int64 form, so a Deliver can be encoded before the
     /// sequencer assigns them and patched in place after (<see cref="PatchDeliver"/>): the body is copied once,
-    /// straight from the client's frame into the frame every recipient gets.
+    /// straight from the client's frame into the frame every recipient gets. Written straight into the span, as the
+    /// Ack is, rather than through a <see cref="MessagePackWriter"/>: one per message received (DeliverCodecBenchmarks).
     /// </summary>
-    public static void Deliver(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
+    public static int Deliver(Span<byte> destination, long conversation, long seq, long sender, long timestamp,
         scoped ReadOnlySpan<byte> clientMessageId, scoped ReadOnlySpan<byte> body)
     {
-        DeliverHead(ref w, conversation, seq, sender, timestamp, clientMessageId);
-        WriteBin(ref w, body);
+        int at = DeliverHead(destination, conversation, seq, sender, timestamp, clientMessageId);
+        return at + MessagePackSpan.WriteBinary(destination[at..], body);
     }
 
-    /// <inheritdoc cref="Deliver(ref MessagePackWriter, long, long, long, long, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>
-    public static void Deliver(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
+    /// <inheritdoc cref="Deliver(Span{byte}, long, long, long, long, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>
+    public static int Deliver(Span<byte> destination, long conversation, long seq, long sender, long timestamp,
         scoped ReadOnlySpan<byte> clientMessageId, scoped in System.Buffers.ReadOnlySequence<byte> body)
     {
-        DeliverHead(ref w, conversation, seq, sender, timestamp, clientMessageId);
-        w.WriteBinHeader(checked((int)body.Length));
-        w.WriteRaw(body);
+        int at = DeliverHead(destination, conversation, seq, sender, timestamp, clientMessageId);
+        int length = checked((int)body.Length);
+        at += MessagePackSpan.WriteBinaryHeader(destination[at..], length);
+        System.Buffers.BuffersExtensions.CopyTo(body, destination[at..]);
+        return at + length;
     }
 
-    /// <summary>Everything of a Deliver but its body (the last field).</summary>
-    private static void DeliverHead(ref MessagePackWriter w, long conversation, long seq, long sender, long timestamp,
+    /// <summary>Everything of a Deliver but its body (the last field); returns its length.</summary>
+    private static int DeliverHead(Span<byte> destination, long conversation, long seq, long sender, long timestamp,
         scoped ReadOnlySpan<byte> clientMessageId)
     {
-        w.WriteArrayHeader(7);
-        w.Write((byte)MessageType.Deliver);
-        w.Write(conversation);
-        w.WriteInt64(seq);
-        w.Write(sender);
-        w.WriteInt64(timestamp);
-        WriteBin(ref w, clientMessageId);
+        destination[0] = 0x97; // fixarray of 7
+        destination[1] = (byte)MessageType.Deliver; // a positive fixint
+        int at = 2;
+        at += MessagePackSpan.WriteInteger(destination[at..], conversation);
+        at += MessagePackSpan.WriteInt64(destination[at..], seq);
+        at += MessagePackSpan.WriteInteger(destination[at..], sender);
+        at += MessagePackSpan.WriteInt64(destination[at..], timestamp);
+        return at + MessagePackSpan.WriteBinary(destination[at..], clientMessageId);
     }
 
     /// <summary>Sets seq and timestamp of a Deliver payload written by <see cref="Deliver"/>.</summary>

@@ -140,11 +140,8 @@ public sealed class CodecRoundTripTests
     public void A_Deliver_template_is_patched_in_place_and_reads_back_without_allocating_the_body()
     {
         Guid id = Guid.NewGuid();
-        var buffer = new ArrayBufferWriter<byte>();
-        var w = new MessagePackWriter(buffer);
-        ServerMessageWriter.Deliver(ref w, ConversationId.DirectFlag | 77, 0, 7, 0, id.ToByteArray(bigEndian: true), "hello"u8);
-        w.Flush();
-        byte[] frame = buffer.WrittenSpan.ToArray();
+        byte[] frame = new byte[ServerMessageWriter.MaxDeliverBytes(16, 5)];
+        frame = frame[..ServerMessageWriter.Deliver(frame, ConversationId.DirectFlag | 77, 0, 7, 0, id.ToByteArray(bigEndian: true), "hello"u8)];
 
         ServerMessageWriter.PatchDeliver(frame, 123_456, 1_796_000_000_001);
 

@@ -95,10 +95,9 @@ public class SequencerBenchmarks
             // The SDK's ids: a prefix of the sending client's own, then that client's counter (each sender counts its sends).
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(clientId, 0x5eed_0000_0000_0000UL | (ulong)sender);
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(clientId[8..], id / Conversations + 1);
-            OutboundFrame frame = OutboundFrame.Rent(_body.Length + 64);
-            MessagePackWriter w = frame.Writer();
-            ServerMessageWriter.Deliver(ref w, conversation, 0, sender, 0, clientId, _body);
-            w.Flush();
+            int maxBytes = ServerMessageWriter.MaxDeliverBytes(clientId.Length, _body.Length);
+            OutboundFrame frame = OutboundFrame.Rent(maxBytes);
+            frame.Advance(ServerMessageWriter.Deliver(frame.GetSpan(maxBytes), conversation, 0, sender, 0, clientId, _body));
             SequencerWork work = SequencerWork.RentSend(_requester, 0, conversation, sender, 0, ClientMessageId.FromBytes(clientId), frame, _body.Length);
             if (!_sequencer.TrySubmit(work))
             {

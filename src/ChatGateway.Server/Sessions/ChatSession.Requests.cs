@@ -262,10 +262,9 @@ public sealed partial class ChatSession
         ReadOnlySpan<byte> clientIdOnWire = id.IsEmpty ? [] : clientId;
 
         // The Deliver is encoded now, body included, with seq and timestamp patched in once committed.
-        OutboundFrame frame = OutboundFrame.Rent((int)request.Body.Length + 64);
-        MessagePackWriter w = frame.Writer();
-        ServerMessageWriter.Deliver(ref w, conversation, 0, UserId, 0, clientIdOnWire, request.Body);
-        w.Flush();
+        int maxBytes = ServerMessageWriter.MaxDeliverBytes(clientIdOnWire.Length, (int)request.Body.Length);
+        OutboundFrame frame = OutboundFrame.Rent(maxBytes);
+        frame.Advance(ServerMessageWriter.Deliver(frame.GetSpan(maxBytes), conversation, 0, UserId, 0, clientIdOnWire, request.Body));
         Submit(SequencerWork.RentSend(this, rid, conversation, UserId, peer, id, frame, (int)request.Body.Length));
     }
 

@@ -139,7 +139,8 @@ public sealed class OutboundFrame : IBufferWriter<byte>
         Pool.Enqueue(this);
     }
 
-    void IBufferWriter<byte>.Advance(int count) => _end += count;
+    /// <summary>Adds <paramref name="count"/> bytes written into <see cref="GetSpan"/> to the payload.</summary>
+    public void Advance(int count) => _end += count;
 
     Memory<byte> IBufferWriter<byte>.GetMemory(int sizeHint)
     {
@@ -147,7 +148,8 @@ public sealed class OutboundFrame : IBufferWriter<byte>
         return _buffer.AsMemory(_end);
     }
 
-    Span<byte> IBufferWriter<byte>.GetSpan(int sizeHint)
+    /// <summary>Room for at least <paramref name="sizeHint"/> more payload bytes, written straight (then <see cref="Advance"/>).</summary>
+    public Span<byte> GetSpan(int sizeHint)
     {
         Ensure(sizeHint);
         return _buffer.AsSpan(_end);
