@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ChatGateway.Storage.Reading;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ChatGateway.Storage.Tests;
 
@@ -74,6 +75,82 @@ public sealed class DiskFullTests
             store.ReadRange(1, 1, (int)acknowledged, page);
             Assert.Equal(Enumerable.Range(1, (int)acknowledged).Select(s => (long)s), page.Messages.Select(m => m.Seq));
             Assert.All(page.Messages, m => Assert.Equal((byte)m.Seq, m.Body.Span[0]));
+            await store.DisposeAsync().AsTask().WaitAsync(Bound);
+        }
+        finally
+        {
+            Run("umount", $"-l {mountPoint}");
+            Directory.Delete(mountPoint);
+        }
+    }
+
+    [Fact]
+    public async Task Free_space_is_read_every_100_ms_or_eighth_of_the_margin_written_and_before_every_write_while_refusing()
+    {
+        string mountPoint = Directory.CreateTempSubdirectory("chatgw-tinyfs-").FullName;
+        Run("mount", $"-t tmpfs -o size=48M tmpfs {mountPoint}");
+        try
+        {
+            var options = new StoreOptions
+            {
+                Directory = Path.Combine(mountPoint, "store"),
+                JournalMemoryBytes = 4 << 20,
+                IndexMemoryBytes = 4 << 20,
+                IndexHashBytes = 1 << 16,
+                MinFreeDiskBytes = 4 << 20, // free space is read at least every 512 KiB of journal
+                RetainMessagesFor = TimeSpan.Zero,
+            };
+            var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero));
+            ChatStore store = await ChatStore.OpenAsync(options, time: time).WaitAsync(Bound);
+            Task<WriteResult> Append(int bytes) => store.AppendMessageAsync(1, 1, default, new byte[bytes], requireMembership: false).AsTask().WaitAsync(Bound);
+            await Append(100); // the first batch reads it: plenty
+
+            // Another tenant takes the disk 1 MiB below what the store needs (still room for what it writes below).
+            string filler = Path.Combine(mountPoint, "filler");
+            await using (FileStream fill = File.Create(filler))
+            {
+                while (new DriveInfo(mountPoint).AvailableFreeSpace >= options.RequiredFreeBytes - (1 << 20))
+                {
+                    await fill.WriteAsync(new byte[64 * 1024]);
+                    await fill.FlushAsync();
+                }
+            }
+            // Not read again yet: under 100 ms and a few bytes of journal since the last reading.
+            Assert.Equal(2, (await Append(100)).Seq);
+            // 100 ms later it is, and writes are refused.
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Assert.ThrowsAsync<StoreDiskFullException>(() => Append(100));
+
+            File.Delete(filler);
+            // While refusing it is read before every write: the next one goes through, with no time passing.
+            Assert.Equal(3, (await Append(100)).Seq);
+
+            // By journal growth alone: with the clock stopped, the disk taken again, writes go on until an eighth of
+            // the margin (512 KiB) has been written since the last reading, and are refused from there.
+            await using (FileStream fill = File.Create(filler))
+            {
+                while (new DriveInfo(mountPoint).AvailableFreeSpace >= options.RequiredFreeBytes - (1 << 20))
+                {
+                    await fill.WriteAsync(new byte[64 * 1024]);
+                    await fill.FlushAsync();
+                }
+            }
+            long accepted = 0;
+            StoreDiskFullException? refusal = null;
+            while (refusal is null)
+            {
+                try
+                {
+                    await Append(8000);
+                    accepted++;
+                }
+                catch (StoreDiskFullException ex)
+                {
+                    refusal = ex;
+                }
+            }
+            // 512 KiB of 8,000-byte bodies is 65 records; the first batch after the reading may hold a few.
+            Assert.InRange(accepted, 60, 70);
             await store.DisposeAsync().AsTask().WaitAsync(Bound);
         }
         finally

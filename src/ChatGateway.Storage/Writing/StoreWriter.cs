@@ -46,6 +46,9 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     private readonly DriveInfo _drive;
     private bool _diskFull;
+    private readonly long _freeSpaceReadingTicks;
+    private long _nextFreeSpaceReadingAt; // a TimeProvider timestamp
+    private long _nextFreeSpaceReadingTail; // a journal address
     private StoreMetadata _metadata;
     private long _lastCheckpointAt;
     private long _lastCommitAt;
@@ -68,6 +71,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         _logger = logger;
         _recordBuffer = new byte[JournalCodec.EncodedLength(options.MaxBodyBytes)];
         _drive = new DriveInfo(directory);
+        _freeSpaceReadingTicks = (long)(FreeSpaceReadingInterval.TotalSeconds * time.TimestampFrequency);
         _queue = new WriteQueue(options.WriteQueueCapacity);
         _lastCheckpointAt = _lastCommitAt = time.GetTimestamp();
         _ticker = new PeriodicTimer(options.Durability == DurabilityMode.Relaxed ? options.RelaxedCommitInterval : TimeSpan.FromSeconds(1), time);
@@ -312,9 +316,28 @@ internal sealed class StoreWriter : IAsyncDisposable
         FailAll(ex);
     }
 
-    /// <summary>Free space is checked before every batch: one statvfs call, about a microsecond.</summary>
+    /// <summary>The longest the writer goes without reading the disk's free space while it accepts writes.</summary>
+    private static readonly TimeSpan FreeSpaceReadingInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Whether to refuse the batch. Free space is read (one statvfs call) when the last reading is
+    /// <see cref="FreeSpaceReadingInterval"/> old or the journal has grown by an eighth of
+    /// <see cref="StoreOptions.MinFreeDiskBytes"/> since, and before every batch while writes are refused, so that freed
+    /// space lets the very next write through. Between two readings the store writes that eighth to the journal (plus
+    /// the rest of the batch that crosses it, as when every batch was checked) and about as much to the index, well
+    /// inside the margin <see cref="StoreOptions.MinFreeDiskBytes"/> keeps. Reading it before every batch was 6% of the
+    /// server's CPU samples at 20,000 messages/s arriving one at a time (a batch each; perf on `rate`, session 23).
+    /// </summary>
     private bool DiskFull()
     {
+        long now = _time.GetTimestamp();
+        long tail = _journal.TailAddress;
+        if (!_diskFull && now < _nextFreeSpaceReadingAt && tail < _nextFreeSpaceReadingTail)
+        {
+            return false;
+        }
+        _nextFreeSpaceReadingAt = now + _freeSpaceReadingTicks;
+        _nextFreeSpaceReadingTail = tail + _options.MinFreeDiskBytes / 8;
         long free = _drive.AvailableFreeSpace;
         bool full = free < _options.RequiredFreeBytes;
         if (full != _diskFull)
