@@ -8,9 +8,9 @@ internal interface IReadinessTarget
 {
     /// <summary>
     /// Bytes, the end of input or an error arrived (edge-triggered: once per arrival, not per wait). Runs on the
-    /// poller's thread. <paramref name="mayHandleHere"/>: few sockets reported input in the same wait
-    /// (<see cref="ReadinessPoller.MaxReportsHandledHere"/>), so handling it here, now, holds up little input that
-    /// has already arrived.
+    /// poller's thread. <paramref name="mayHandleHere"/>: few sockets reported input in the same wait, so handling it
+    /// here, now, holds up little input that has already arrived, or the process has one core, where no other thread
+    /// would handle it sooner (<see cref="ReadinessPoller.ReportsHandledHereOn"/>).
     /// </summary>
     void OnReady(bool mayHandleHere);
 
@@ -40,13 +40,15 @@ internal sealed unsafe class ReadinessPoller
     private const int EventsPerWait = 256;
 
     /// <summary>
-    /// A wait that reports at most this many sockets lets their targets handle their input here, in turn; more
-    /// at once is a busy node, whose input goes to the pool to use every core. At 20,000 msgs/s from 100 clients
-    /// most waits report one to four sockets (reports from a load generator's timer ticks come in small clumps):
-    /// allowing only lone reports left 268,394 context switches in 5 s, against 42,908 with up to four
-    /// (docs/benchmarks.md, session 19).
+    /// With more than one core, a wait that reports at most this many sockets lets their targets handle their input
+    /// here, in turn; more at once is a busy node, whose input goes to the pool to use every core. At 20,000 msgs/s
+    /// from 100 clients most waits report one to four sockets (reports from a load generator's timer ticks come in
+    /// small clumps): allowing only lone reports left 268,394 context switches in 5 s, against 42,908 with up to four
+    /// (docs/benchmarks.md, session 19). On one core see <see cref="ReportsHandledHereOn"/>.
     /// </summary>
     public const int MaxReportsHandledHere = 4;
+
+    private readonly int _reportsHandledHere;
 
     [ThreadStatic]
     private static bool t_isPollerThread;
@@ -54,7 +56,7 @@ internal sealed unsafe class ReadinessPoller
     /// <summary>True on a poller's thread (a target handling input there: see <see cref="IReadinessTarget.OnReady"/>).</summary>
     public static bool IsPollerThread => t_isPollerThread;
 
-    private static readonly Lazy<ReadinessPoller?> s_shared = new(TryStart);
+    private static readonly Lazy<ReadinessPoller?> s_shared = new(() => TryStart());
 
     private readonly int _epoll;
     private readonly Lock _lock = new();
@@ -63,9 +65,10 @@ internal sealed unsafe class ReadinessPoller
     private int _used;
     private long _reports;
 
-    private ReadinessPoller(int epoll)
+    private ReadinessPoller(int epoll, int reportsHandledHere)
     {
         _epoll = epoll;
+        _reportsHandledHere = reportsHandledHere;
         var thread = new Thread(Run) { IsBackground = true, Name = "ChatGateway readiness poller" };
         thread.Start();
     }
@@ -102,17 +105,28 @@ internal sealed unsafe class ReadinessPoller
 
     /// <summary>
     /// A poller of its own (the gateway uses <see cref="Shared"/>), or null where epoll is not available. Its thread
-    /// lives as long as the process, like the runtime's own socket engine.
+    /// lives as long as the process, like the runtime's own socket engine. <paramref name="processorCount"/>: the cores
+    /// the process may use (<see cref="Environment.ProcessorCount"/>, which follows its affinity and CPU quota).
     /// </summary>
-    public static ReadinessPoller? TryStart()
+    public static ReadinessPoller? TryStart(int? processorCount = null)
     {
         if (!Epoll.Supported)
         {
             return null;
         }
         int epoll = Epoll.Create(Epoll.CloseOnExec);
-        return epoll < 0 ? null : new ReadinessPoller(epoll);
+        return epoll < 0 ? null : new ReadinessPoller(epoll, ReportsHandledHereOn(processorCount ?? Environment.ProcessorCount));
     }
+
+    /// <summary>
+    /// How many sockets one wait may report for their targets still to be told they may handle their input here:
+    /// <see cref="MaxReportsHandledHere"/>, or on a single core all of them. There the pool runs on the same core
+    /// as this thread, so handing input to it uses no other core; it only adds a context switch per hand-off and lets
+    /// the scheduler's time slices (milliseconds) interleave the connections' work instead of running it in turn.
+    /// Pinned to one core at 20,000 msgs/s, a quarter of the work had gone to pool threads, one of which waited up to
+    /// 14.6 ms to run; handled here, p99 3.67–6.38 ms against 4.51–8.88 ms, interleaved (docs/benchmarks.md, session 24).
+    /// </summary>
+    public static int ReportsHandledHereOn(int processorCount) => processorCount == 1 ? EventsPerWait : MaxReportsHandledHere;
 
     /// <summary>
     /// Watches <paramref name="socket"/> for input until <see cref="Unregister"/>; false if the kernel refused (the
@@ -225,7 +239,7 @@ internal sealed unsafe class ReadinessPoller
                 Volatile.Write(ref _reports, _reports + 1); // this thread alone writes it
                 try
                 {
-                    target.OnReady(mayHandleHere: count <= MaxReportsHandledHere && Volatile.Read(ref entry.HandleHere));
+                    target.OnReady(mayHandleHere: count <= _reportsHandledHere && Volatile.Read(ref entry.HandleHere));
                 }
                 catch (Exception ex)
                 {
