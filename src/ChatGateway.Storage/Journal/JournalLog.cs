@@ -1,4 +1,5 @@
 using ChatGateway.Storage.Disk;
+using ChatGateway.Storage.Memory;
 using FASTER.core;
 
 namespace ChatGateway.Storage.Journal;
@@ -39,6 +40,7 @@ internal sealed class JournalLog : IDisposable
     private readonly Parts _parts;
     private readonly FasterLog _log;
     private readonly string _directory;
+    private readonly LogPageStock? _pageStock;
 
     public JournalLog(string directory, StoreOptions options)
     {
@@ -46,6 +48,10 @@ internal sealed class JournalLog : IDisposable
         Directory.CreateDirectory(directory);
         _parts = RecoverToNewestCommit(() => Open(directory, options));
         _log = _parts.Log;
+        if (options.PrefaultLogPages)
+        {
+            _pageStock = LogPageStock.TryStart(_log, "journal");
+        }
     }
 
     private static Parts Open(string directory, StoreOptions options)
@@ -213,5 +219,12 @@ internal sealed class JournalLog : IDisposable
         }
     }
 
-    public void Dispose() => _parts.Dispose();
+    /// <summary>The journal's page stock (<see cref="StoreOptions.PrefaultLogPages"/>), null when off.</summary>
+    internal LogPageStock? PageStock => _pageStock;
+
+    public void Dispose()
+    {
+        _pageStock?.Dispose(); // before the log: it adds to the log's page pool
+        _parts.Dispose();
+    }
 }

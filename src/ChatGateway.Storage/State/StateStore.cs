@@ -1,5 +1,6 @@
 using ChatGateway.Storage.Disk;
 using System.Collections.Concurrent;
+using ChatGateway.Storage.Memory;
 using FASTER.core;
 
 namespace ChatGateway.Storage.State;
@@ -18,6 +19,9 @@ internal sealed class StateStore : IDisposable
     private readonly DeviceLogCommitCheckpointManager _checkpoints;
     private readonly FasterKV<SpanByte, SpanByte> _kv;
     private readonly ConcurrentBag<StateSession> _readers = [];
+
+    /// <summary>The hybrid log's page stock (<see cref="StoreOptions.PrefaultLogPages"/>), null when off.</summary>
+    internal LogPageStock? PageStock { get; }
 
     /// <summary>Page size of the index's hybrid log: part of its on-disk format, so a constant (see <see cref="Journal.JournalLog.PageBytes"/>).</summary>
     public const long PageBytes = 1L << 20;
@@ -48,6 +52,10 @@ internal sealed class StateStore : IDisposable
             // machine instead (StateMachine.IsMember, conversation states).
         };
         _kv = new FasterKV<SpanByte, SpanByte>(_settings);
+        if (options.PrefaultLogPages)
+        {
+            PageStock = LogPageStock.TryStart(_kv, "index");
+        }
     }
 
     public void Recover(Guid checkpoint) => _kv.Recover(checkpoint, checkpoint);
@@ -148,6 +156,7 @@ internal sealed class StateStore : IDisposable
         {
             session.Dispose();
         }
+        PageStock?.Dispose(); // before the store: it adds to the hybrid log's page pool
         _kv.Dispose();
         _settings.Dispose();
         _checkpoints.Dispose();
