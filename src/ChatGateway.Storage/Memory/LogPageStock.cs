@@ -19,8 +19,10 @@ namespace ChatGateway.Storage.Memory;
 /// <para>
 /// Faulting a page in is done 64 KiB at a time with a yield between: on a machine of one core, a thread woken
 /// meanwhile (the reader of new input) waits for one chunk (~0.4 ms), not a page. Once every page of the buffer is
-/// allocated FASTER never allocates again and the stock stops. At most <see cref="PoolCapacity"/> spare pages are
-/// held (FASTER's pool is bounded at that), given back to FASTER's pool when the log is disposed.
+/// allocated FASTER never allocates again and the stock stops. Bound: at most <see cref="PoolCapacity"/> spare pages
+/// (FASTER's pool holds no more), and never more than the buffer still lacks, so the log's memory stays within its
+/// configured size; on an idle store that is up to four pages taken ahead of need. They go with the log when it is
+/// disposed.
 /// </para>
 /// <para>
 /// FASTER 2.6.5 does not expose the pool, so it is reached through reflection: its allocator's
@@ -70,7 +72,7 @@ internal sealed class LogPageStock : IDisposable
     /// <summary>Spare pages in the pool now, waiting for the log's tail.</summary>
     public int Available => (int)_poolCount.GetValue(_pool)!;
 
-    /// <summary>Every page of the buffer is allocated: FASTER allocates no more, and the stock has stopped.</summary>
+    /// <summary>The thread has stopped: every page of the buffer is allocated (FASTER allocates no more), or the stock was disposed.</summary>
     public bool Finished => !_thread.IsAlive;
 
     /// <summary>A stock for the journal's log; null if FASTER's internals are not where expected.</summary>
@@ -126,7 +128,11 @@ internal sealed class LogPageStock : IDisposable
             {
                 if (!TryAddPage())
                 {
-                    return; // the pool was disposed with its log
+                    if (_stop.IsSet || Available < PoolCapacity)
+                    {
+                        return; // stopping, or the pool was disposed with its log
+                    }
+                    continue; // full after all: FASTER put freed pages in it meanwhile (a reset)
                 }
                 wait = FastCheck; // the tail is moving: check again soon
                 continue;

@@ -123,8 +123,9 @@ internal sealed unsafe class ReadinessPoller
     /// <see cref="MaxReportsHandledHere"/>, or on a single core all of them. There the pool runs on the same core
     /// as this thread, so handing input to it uses no other core; it only adds a context switch per hand-off and lets
     /// the scheduler's time slices (milliseconds) interleave the connections' work instead of running it in turn.
-    /// Pinned to one core at 20,000 msgs/s, a quarter of the work had gone to pool threads, one of which waited up to
-    /// 14.6 ms to run; handled here, p99 3.67–6.38 ms against 4.51–8.88 ms, interleaved (docs/benchmarks.md, session 24).
+    /// Pinned to one core at 20,000 msgs/s, 45% of the server's samples had been on pool threads, one of which waited
+    /// up to 14.6 ms to run; handled here, p99 3.98–7.13 ms against 6.21–14.92 ms, interleaved (docs/benchmarks.md,
+    /// session 24).
     /// </summary>
     public static int ReportsHandledHereOn(int processorCount) => processorCount == 1 ? EventsPerWait : MaxReportsHandledHere;
 
