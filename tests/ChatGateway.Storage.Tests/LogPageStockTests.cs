@@ -13,7 +13,7 @@ namespace ChatGateway.Storage.Tests;
 /// </summary>
 public sealed class LogPageStockTests : IDisposable
 {
-    private const int PageBytes = 1 << 20;
+    private const int PageBytes = (int)JournalLog.PageBytes; // the index's pages are the same size (StateStore.PageBytes)
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     private readonly string _directory = Directory.CreateTempSubdirectory("chatgw-pages-").FullName;

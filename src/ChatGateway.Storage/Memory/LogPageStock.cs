@@ -37,7 +37,6 @@ internal sealed class LogPageStock : IDisposable
     public const int PoolCapacity = 4;
 
     private const int TouchChunkBytes = 64 * 1024;
-    private const int OsPageBytes = 4096;
     private static readonly TimeSpan FastCheck = TimeSpan.FromMilliseconds(2);
     private static readonly TimeSpan SlowestCheck = TimeSpan.FromSeconds(1);
     private const BindingFlags Instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
@@ -147,10 +146,11 @@ internal sealed class LogPageStock : IDisposable
     {
         int length = _pageBytes + 2 * _sectorBytes;
         byte[] page = GC.AllocateArray<byte>(length, pinned: true);
-        for (int offset = 0; offset < length; offset += OsPageBytes)
+        int osPage = Environment.SystemPageSize; // 4 KiB on x86-64, up to 64 KiB on ARM64
+        for (int offset = 0; offset < length; offset += osPage)
         {
             Volatile.Write(ref page[offset], 0); // the first write maps the (zeroed) page: FASTER takes pool pages as cleared
-            if (offset % TouchChunkBytes == TouchChunkBytes - OsPageBytes)
+            if (offset % TouchChunkBytes == TouchChunkBytes - osPage)
             {
                 if (_stop.IsSet)
                 {
