@@ -24,12 +24,19 @@ public sealed class ReportTests
                       deliveredPerServerCpuSecond = 1_010_101.0 },
                 new { scenario = "rate", server = "tcp", serverName = "raw TCP relay", offeredPerSecond = 20_000.0, rateHeld = false, p50Ms = 0.2, p99Ms = 1.1,
                       p999Ms = 5.5, maxMs = 9.0, serverCpuShare = 0.8, sendLagP99Ms = 0.75 },
+                new { scenario = "reconnect", server = "gateway", serverName = "ChatGateway", clients = 10_000, missedEach = 10, caughtUpMs = 2_100.0,
+                      warmupCaughtUpMs = 2_900.0, serverCpuSeconds = 1.875 },
+                // Measured before the warm-up round: a dash.
+                new { scenario = "reconnect", server = "gateway-relaxed", serverName = "ChatGateway (Relaxed)", clients = 10_000, missedEach = 10,
+                      caughtUpMs = 3_051.0, serverCpuSeconds = 3.03 },
             ];
             string md = WriteReport(directory, records);
             Assert.Contains("| ChatGateway | **5,200** | 5,400 | 10000→18000 | 8,300 (1000→18000) | 9.0% | 12,500 | 3.50 / 12.25 |", md);
             Assert.Contains("| Node ws | **3,900** | 2,600 | 10000→18000 | 5,300 (1000→18000) | 3.0% | – | – |", md);
             Assert.Contains("| raw TCP relay | 1,000,000 | 99.0% | 80.0% | **1,010,101** |", md);
             Assert.Contains("| raw TCP relay | 20,000 | **no** | 0.20 | **1.10** | 5.50 | 9.00 | 80.0% | 0.75 |", md); // the generator's own send lag last
+            Assert.Contains("| ChatGateway | 10,000 | 10 | **2,100** | 1.88 | 2,900 |", md); // the measured round, then the warm-up round
+            Assert.Contains("| ChatGateway (Relaxed) | 10,000 | 10 | **3,051** | 3.03 | – |", md);
             foreach (string chart in new[] { "pairs.png", "latency.png", "memory.png" })
             {
                 byte[] png = File.ReadAllBytes(Path.Combine(directory, chart));

@@ -30,7 +30,10 @@ public sealed class WorkerProcess : IAsyncDisposable
         return worker;
     }
 
-    /// <summary>The first line starting with <paramref name="prefix"/> (waits for it).</summary>
+    /// <summary>
+    /// The first line starting with <paramref name="prefix"/> that no earlier wait took (waits for it): a worker that
+    /// answers the same command again (reconnect's rounds) is waited for anew each time.
+    /// </summary>
     public async Task<string> WaitForAsync(string prefix, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
@@ -38,8 +41,11 @@ public sealed class WorkerProcess : IAsyncDisposable
         {
             lock (_lines)
             {
-                if (_lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) is { } line)
+                int index = _lines.FindIndex(l => l.StartsWith(prefix, StringComparison.Ordinal));
+                if (index >= 0)
                 {
+                    string line = _lines[index];
+                    _lines.RemoveAt(index);
                     return line;
                 }
                 if (_lines.Contains("EXITED"))
