@@ -17,6 +17,12 @@ public sealed class StoreOptions
     /// <summary>Journal segment files kept open for message reads; tests lower it. Not configuration.</summary>
     internal int JournalFilesOpenForReads { get; set; } = Journal.JournalReader.MaxOpenSegments;
 
+    /// <summary>
+    /// The cores the process may use, as the writer sees them (see <see cref="Writing.StoreWriter.BacklogStaysOnSubmitterOn"/>);
+    /// null: <see cref="Environment.ProcessorCount"/>, which follows the process's affinity and CPU quota. Tests set it. Not configuration.
+    /// </summary>
+    internal int? ProcessorCount { get; set; }
+
     /// <summary>In <see cref="DurabilityMode.Relaxed"/>, the longest time a completed write may stay uncommitted.</summary>
     public TimeSpan RelaxedCommitInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 

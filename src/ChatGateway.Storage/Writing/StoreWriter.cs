@@ -73,6 +73,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         _drive = new DriveInfo(directory);
         _freeSpaceReadingTicks = (long)(FreeSpaceReadingInterval.TotalSeconds * time.TimestampFrequency);
         _queue = new WriteQueue(options.WriteQueueCapacity);
+        _backlogStaysOnSubmitter = BacklogStaysOnSubmitterOn(options.ProcessorCount ?? Environment.ProcessorCount);
         _lastCheckpointAt = _lastCommitAt = time.GetTimestamp();
         _ticker = new PeriodicTimer(options.Durability == DurabilityMode.Relaxed ? options.RelaxedCommitInterval : TimeSpan.FromSeconds(1), time);
         _loop = Task.Run(RunAsync);
@@ -202,15 +203,32 @@ internal sealed class StoreWriter : IAsyncDisposable
     private Batch _committing = new();
     private bool _inFlight;
 
+    /// <summary>
+    /// Whether a writer woken on the thread that queued the writes (<see cref="WriteQueue.RunDeferredWakes"/>) also
+    /// takes, there, the backlog it finds after that batch, until its queue is empty: on a single core only. With more
+    /// cores the backlog goes to the pool, so that the borrowed thread (a connection's reader) gets back to its own
+    /// work while another core writes. On one core the pool thread would only share that core with the reader, and
+    /// the scheduler's time slices would interleave them: the reader parsed thousands of requests in its slice, the
+    /// writer then took them long after, and each request's frame, work item and body had left the cache by then.
+    /// perf in `pairs` (Relaxed, 100 pairs, window 64), share of the server's samples: StoreWriter.AppendMessage 11.9%
+    /// and Sequencer.Complete 11.2% with the backlog on the pool, 5.0% and 3.4% with it here (the kernel's share rose:
+    /// smaller batches, more sends per message); messages per server CPU-second ahead in 6 of 9 interleaved rounds,
+    /// by about 5% (docs/benchmarks.md, session 25).
+    /// </summary>
+    internal static bool BacklogStaysOnSubmitterOn(int processorCount) => processorCount == 1;
+
+    private readonly bool _backlogStaysOnSubmitter;
+
     private async Task RunAsync()
     {
         bool onSubmitter = false; // this batch runs on the thread that queued it (WriteQueue.RunDeferredWakes)
         while (true)
         {
-            if (onSubmitter)
+            if (onSubmitter && !(_backlogStaysOnSubmitter && !_queue.IsEmpty))
             {
                 // One batch on a borrowed thread: that thread has its own work (its session's next read) to get back
-                // to, so a backlog that built up meanwhile is taken on the pool.
+                // to, so a backlog that built up meanwhile is taken on the pool (on one core, here: see
+                // BacklogStaysOnSubmitterOn).
                 onSubmitter = false;
                 if (!_queue.IsEmpty)
                 {
