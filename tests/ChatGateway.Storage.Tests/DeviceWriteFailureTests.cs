@@ -77,9 +77,12 @@ public sealed class DeviceWriteFailureTests
     [Fact]
     public async Task A_page_flush_that_fails_under_load_stops_the_writer_and_nothing_acknowledged_is_lost()
     {
-        await using var temp = new TempStore(); // 16 MiB of index memory: pages flush as the log grows past it
+        // The least index memory a store takes (4 MiB): pages flush as the log grows past it. Each append below waits
+        // for its commit, so the appends it takes to get there are the test's time: with TempStore's 16 MiB this test
+        // ran 6 min on a slow hour of the CI machine, past the run's 5-minute hang timeout.
+        await using var temp = new TempStore(o => o.IndexMemoryBytes = 4 << 20);
         ChatStore store = await temp.OpenAsync();
-        await store.AppendMessageAsync(3, 1, new ClientMessageId(1, 1), new byte[100], requireMembership: false);
+        await store.AppendMessageAsync(3, 1, new ClientMessageId(1, 1), new byte[100], requireMembership: false).AsTask().WaitAsync(Patience);
         store.IndexDevice!.InjectedWriteError = 5;
 
         var body = new byte[1000];
@@ -98,7 +101,7 @@ public sealed class DeviceWriteFailureTests
                 stopped = error;
             }
         }
-        Assert.NotNull(stopped); // ~200 MB of index records cannot all fit in 16 MiB without a flush
+        Assert.NotNull(stopped); // 200,000 messages' index records cannot all fit in 4 MiB without a flush
         AssertMentions(stopped, "index's log could not be written");
         await store.DisposeAsync().AsTask().WaitAsync(Patience);
 

@@ -12,7 +12,9 @@ namespace ChatGateway.WebSockets.Tests.Transport;
 /// </summary>
 public sealed class ReadinessPollerTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    // Long enough for a slow hour of a shared 2-core host with the other test classes running beside (the many-readers
+    // test, 2-4 s alone, once took over 10 s in CI there); a lost wake-up still fails: it never completes.
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task Input_that_arrives_while_no_read_waits_is_read_by_the_next_read()
