@@ -1,3 +1,5 @@
+using ChatGateway.Storage.Writing;
+
 namespace ChatGateway.Storage.Tests;
 
 /// <summary>
@@ -153,6 +155,63 @@ public sealed class DeferredWriterWakeTests
             // The borrowed thread ran one batch and gave the rest to the pool: the late write was not told on it during the call.
             Assert.False(takenHere);
         }
+    }
+
+    /// <summary>Told outcomes one at a time; each queues the next write (up to Expected) and notes whether it was told during the call.</summary>
+    private sealed class Chain(ChatStore store, int thread) : IWriteCallback
+    {
+        public readonly TaskCompletionSource AllTold = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly List<long> Seqs = [];
+        public const int Expected = 40;
+        public volatile bool InCall = true;
+        public int ToldInCall;
+
+        public void Written(in WriteResult result)
+        {
+            Seqs.Add(result.Seq); // told in order, one batch after another: no lock needed
+            if (InCall && Environment.CurrentManagedThreadId == thread)
+            {
+                ToldInCall++;
+            }
+            if (Seqs.Count < Expected)
+            {
+                Append(store, Seqs.Count, this); // a backlog of one when this batch ends
+            }
+            else
+            {
+                AllTold.TrySetResult();
+            }
+        }
+
+        public void Failed(Exception error) => AllTold.TrySetException(error);
+    }
+
+    [Fact]
+    public async Task On_one_core_the_borrowed_thread_takes_at_most_a_bounded_number_of_batches()
+    {
+        await using var temp = new TempStore(o =>
+        {
+            o.Durability = DurabilityMode.Relaxed;
+            o.ProcessorCount = 1;
+        });
+        ChatStore store = await IdleStoreAsync(temp);
+        var chain = new Chain(store, Environment.CurrentManagedThreadId);
+
+        ChatStore.DeferWriterWakes();
+        try
+        {
+            Append(store, 0, chain);
+        }
+        finally
+        {
+            ChatStore.RunDeferredWriterWakes();
+            chain.InCall = false;
+        }
+
+        // Each batch's callback queued the next write: the borrowed thread ran MaxBatchesOnSubmitter of them, the pool the rest.
+        Assert.Equal(StoreWriter.MaxBatchesOnSubmitter, chain.ToldInCall);
+        await chain.AllTold.Task.WaitAsync(Patience);
+        Assert.Equal(Enumerable.Range(1, Chain.Expected).Select(i => (long)i), chain.Seqs);
     }
 
     [Fact]

@@ -205,7 +205,8 @@ internal sealed class StoreWriter : IAsyncDisposable
 
     /// <summary>
     /// Whether a writer woken on the thread that queued the writes (<see cref="WriteQueue.RunDeferredWakes"/>) also
-    /// takes, there, the backlog it finds after that batch, until its queue is empty: on a single core only. With more
+    /// takes, there, the backlog it finds after that batch, until its queue is empty (at most
+    /// <see cref="MaxBatchesOnSubmitter"/> batches): on a single core only. With more
     /// cores the backlog goes to the pool, so that the borrowed thread (a connection's reader) gets back to its own
     /// work while another core writes. On one core the pool thread would only share that core with the reader, and
     /// the scheduler's time slices would interleave them: the reader parsed thousands of requests in its slice, the
@@ -217,19 +218,28 @@ internal sealed class StoreWriter : IAsyncDisposable
     /// </summary>
     internal static bool BacklogStaysOnSubmitterOn(int processorCount) => processorCount == 1;
 
+    /// <summary>
+    /// The most batches one borrowed thread runs before the rest goes to the pool even on one core: writes that other
+    /// threads keep queuing must not hold the borrowed thread (a poller's, with every other connection's input behind
+    /// it) for good. 16 batches are up to 16 × <see cref="StoreOptions.MaxBatchSize"/> requests.
+    /// </summary>
+    internal const int MaxBatchesOnSubmitter = 16;
+
     private readonly bool _backlogStaysOnSubmitter;
 
     private async Task RunAsync()
     {
         bool onSubmitter = false; // this batch runs on the thread that queued it (WriteQueue.RunDeferredWakes)
+        int batchesOnSubmitter = 0;
         while (true)
         {
-            if (onSubmitter && !(_backlogStaysOnSubmitter && !_queue.IsEmpty))
+            if (onSubmitter && !(_backlogStaysOnSubmitter && !_queue.IsEmpty && ++batchesOnSubmitter < MaxBatchesOnSubmitter))
             {
                 // One batch on a borrowed thread: that thread has its own work (its session's next read) to get back
-                // to, so a backlog that built up meanwhile is taken on the pool (on one core, here: see
-                // BacklogStaysOnSubmitterOn).
+                // to, so a backlog that built up meanwhile is taken on the pool (on one core, here, up to
+                // MaxBatchesOnSubmitter batches: see BacklogStaysOnSubmitterOn).
                 onSubmitter = false;
+                batchesOnSubmitter = 0;
                 if (!_queue.IsEmpty)
                 {
                     await Task.Yield();
