@@ -233,11 +233,13 @@ internal sealed class StoreWriter : IAsyncDisposable
         int batchesOnSubmitter = 0;
         while (true)
         {
-            if (onSubmitter && !(_backlogStaysOnSubmitter && !_queue.IsEmpty && ++batchesOnSubmitter < MaxBatchesOnSubmitter))
+            // One batch on a borrowed thread: that thread has its own work (its session's next read) to get back
+            // to, so a backlog that built up meanwhile is taken on the pool (on one core, here, up to
+            // MaxBatchesOnSubmitter batches: see BacklogStaysOnSubmitterOn).
+            bool staysOnSubmitter = onSubmitter && _backlogStaysOnSubmitter && !_queue.IsEmpty
+                && ++batchesOnSubmitter < MaxBatchesOnSubmitter;
+            if (onSubmitter && !staysOnSubmitter)
             {
-                // One batch on a borrowed thread: that thread has its own work (its session's next read) to get back
-                // to, so a backlog that built up meanwhile is taken on the pool (on one core, here, up to
-                // MaxBatchesOnSubmitter batches: see BacklogStaysOnSubmitterOn).
                 onSubmitter = false;
                 batchesOnSubmitter = 0;
                 if (!_queue.IsEmpty)
