@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ChatGateway.LoadTest.Targets;
+using ChatGateway.Storage;
 
 namespace ChatGateway.LoadTest;
 
@@ -174,6 +175,32 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
             }
             await Task.Delay(200);
         }
+    }
+
+    /// <summary>
+    /// The gateway's commit waits so far, every shard's added up (<c>GET /metrics</c>, <c>commitWaitMicros</c>); null for
+    /// a peer, which has no commits.
+    /// </summary>
+    public async Task<DurationSnapshot?> CommitWaitsAsync()
+    {
+        if (!Kind.IsGateway())
+        {
+            return null;
+        }
+        using JsonDocument metrics = JsonDocument.Parse(await _http.GetStringAsync("/metrics"));
+        var counts = new long[DurationHistogram.Buckets];
+        long totalMicros = 0;
+        foreach (JsonElement shard in metrics.RootElement.GetProperty("shards").EnumerateArray())
+        {
+            JsonElement waits = shard.GetProperty("commitWaitMicros");
+            totalMicros += waits.GetProperty("sum").GetInt64();
+            int bucket = 0;
+            foreach (JsonElement count in waits.GetProperty("buckets").EnumerateArray())
+            {
+                counts[bucket++] += count.GetInt64();
+            }
+        }
+        return new DurationSnapshot(counts, totalMicros);
     }
 
     public async ValueTask DisposeAsync()

@@ -95,6 +95,12 @@ public sealed class ChatStore : IAsyncDisposable
     public StoreStats Stats => new(_writer.Batches, _writer.Records, _writer.Checkpoints, _journal.TailAddress - _journal.BeginAddress,
         _journal.CommittedUntilAddress - _journal.BeginAddress, Incarnation, _state.IndexBuckets, _state.IndexOverflowBuckets);
 
+    /// <summary>
+    /// Commit mode: how long each batch's acknowledgements waited for its commit, since the store opened (empty in
+    /// Relaxed mode, where nothing waits for one). Subtract an earlier snapshot for an interval.
+    /// </summary>
+    public DurationSnapshot CommitWaits => _writer.CommitWaits.Snapshot();
+
     /// <summary>Opens (creating if needed) the store in <see cref="StoreOptions.Directory"/> and recovers it.</summary>
     public static async Task<ChatStore> OpenAsync(StoreOptions options, ILogger? logger = null, TimeProvider? time = null)
     {

@@ -67,6 +67,38 @@ public sealed class DurabilityModeTests
         Assert.Equal(0, stats.Checkpoints); // only relaxed commits can have made anything durable
     }
 
+    /// <summary>
+    /// Commit mode times every batch's wait for its commit (/metrics, the bench's commit columns); Relaxed mode acknowledges
+    /// without one and records none. Each append is awaited before the next, so each is a batch of its own.
+    /// </summary>
+    [Theory]
+    [InlineData(DurabilityMode.Commit)]
+    [InlineData(DurabilityMode.Relaxed)]
+    public async Task Each_batch_that_waited_for_its_commit_is_timed(DurabilityMode durability)
+    {
+        await using var temp = new TempStore(o => o.Durability = durability);
+        ChatStore store = await temp.OpenAsync(fakeTime: false);
+        DurationSnapshot before = store.CommitWaits;
+        long batchesBefore = store.Stats.Batches;
+
+        for (int i = 0; i < 5; i++)
+        {
+            await store.AppendMessageAsync(1, 1, default, Body, requireMembership: false);
+        }
+
+        DurationSnapshot waits = store.CommitWaits.Since(before);
+        if (durability == DurabilityMode.Commit)
+        {
+            Assert.Equal(5, store.Stats.Batches - batchesBefore);
+            Assert.Equal(5, waits.Count);
+            Assert.True(waits.TotalMicros > 0, "five commits, each a synchronous disk write, took no time at all");
+        }
+        else
+        {
+            Assert.Equal(0, waits.Count);
+        }
+    }
+
     private static readonly byte[] Body = new byte[10];
 
     private static void Submit(ChatStore store, ValueTask<WriteResult>[] writes)

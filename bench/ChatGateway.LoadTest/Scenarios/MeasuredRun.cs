@@ -1,5 +1,6 @@
 using System.Globalization;
 using ChatGateway.LoadTest.Targets;
+using ChatGateway.Storage;
 
 namespace ChatGateway.LoadTest.Scenarios;
 
@@ -16,17 +17,47 @@ public static class MeasuredRun
         "--Chat:RateBytesPerSecond", "1000000000000", "--Chat:RateBytesBurst", "1000000000000",
     ];
 
-    /// <summary>Runs worker <paramref name="mode"/> KIND PORT SECRET <paramref name="workerArgs"/> against a fresh <paramref name="kind"/> server.</summary>
-    public static async Task<(ResultLine Result, double ServerCpuSeconds)> RunAsync(ServerKind kind, string secret, string mode, params double[] workerArgs)
+    /// <summary>
+    /// Runs worker <paramref name="mode"/> KIND PORT SECRET <paramref name="workerArgs"/> against a fresh <paramref name="kind"/>
+    /// server. For the gateway in Commit mode also how long its batches waited for their commits in the measured window
+    /// (from <c>/metrics</c>), so a reader can tell the disk's part of the latency from the rest.
+    /// </summary>
+    public static async Task<Measurement> RunAsync(ServerKind kind, string secret, string mode, params double[] workerArgs)
     {
         await using ServerUnderTest server = await ServerUnderTest.StartAsync(kind, secret, Unlimited);
         await using WorkerProcess worker = WorkerProcess.Start(
             [mode, kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret, .. workerArgs.Select(a => a.ToString(CultureInfo.InvariantCulture))]);
         await worker.WaitForAsync("MEASURE-START", TimeSpan.FromMinutes(3));
         double cpuStart = server.CpuSeconds();
+        DurationSnapshot? commitWaitsStart = await server.CommitWaitsAsync();
         await worker.WaitForAsync("MEASURE-END", TimeSpan.FromMinutes(10));
         double serverCpu = server.CpuSeconds() - cpuStart;
+        DurationSnapshot? commitWaits = (await server.CommitWaitsAsync())?.Since(commitWaitsStart!);
         var result = new ResultLine(await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1)));
-        return (result, serverCpu);
+        return new Measurement(result, serverCpu, commitWaits is { Count: > 0 } ? commitWaits : null);
+    }
+
+    /// <summary>What a measured run gives: the worker's RESULT line, the server's CPU seconds, and its commit waits (or null).</summary>
+    public sealed record Measurement(ResultLine Result, double ServerCpuSeconds, DurationSnapshot? CommitWaits)
+    {
+        /// <summary>", commits: N, wait p50 ≤ X ms, p99 ≤ Y ms" for the console line; empty without commit waits.</summary>
+        public string CommitWaitsText => CommitWaits is { } waits
+            ? $", {waits.Count:N0} commits waited p50 ≤ {Millis(waits.QuantileUpperBoundMicros(0.5))} ms, p99 ≤ {Millis(waits.QuantileUpperBoundMicros(0.99))} ms"
+            : "";
+
+        /// <summary>Adds commitWaits, commitWaitMeanMs, commitWaitP50Ms and commitWaitP99Ms (bucket upper bounds) to a record.</summary>
+        public Dictionary<string, object> WithCommitWaits(Dictionary<string, object> record)
+        {
+            if (CommitWaits is { } waits)
+            {
+                record["commits"] = waits.Count;
+                record["commitWaitMeanMs"] = Math.Round(waits.TotalMicros / 1000.0 / waits.Count, 3);
+                record["commitWaitP50Ms"] = Millis(waits.QuantileUpperBoundMicros(0.5));
+                record["commitWaitP99Ms"] = Millis(waits.QuantileUpperBoundMicros(0.99));
+            }
+            return record;
+        }
+
+        private static double Millis(long micros) => micros / 1000.0;
     }
 }

@@ -47,6 +47,7 @@ public static class OpsEndpoints
             shards = Enumerable.Range(0, node.Store.Count).Select(i =>
             {
                 StoreStats stats = node.Store[i].Stats;
+                DurationSnapshot commitWaits = node.Store[i].CommitWaits;
                 Sequencer sequencer = node.Sequencers[i];
                 return new
                 {
@@ -59,6 +60,12 @@ public static class OpsEndpoints
                     journalBytes = stats.JournalBytes,
                     indexBuckets = stats.IndexBuckets,
                     indexOverflowBuckets = stats.IndexOverflowBuckets,
+                    commitWaitMicros = new
+                    {
+                        count = commitWaits.Count,
+                        sum = commitWaits.TotalMicros,
+                        buckets = commitWaits.Counts,
+                    },
                 };
             }).ToArray(),
         };

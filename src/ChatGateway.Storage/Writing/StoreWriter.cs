@@ -91,6 +91,13 @@ internal sealed class StoreWriter : IAsyncDisposable
     public long Records { get; private set; }
     public long Checkpoints { get; private set; }
 
+    /// <summary>
+    /// Commit mode: per batch, from starting its commit to the writer going on to acknowledge it (the disk's writes,
+    /// the commit's completion reaching the writer, and the next batch executed meanwhile). Every acknowledgement of
+    /// the batch waited this long after the batch was executed.
+    /// </summary>
+    public DurationHistogram CommitWaits { get; } = new();
+
     public ValueTask<WriteResult> SubmitAsync(WriteCommand command)
     {
         if (_fault is { } fault)
@@ -187,6 +194,8 @@ internal sealed class StoreWriter : IAsyncDisposable
         public readonly List<WriteResult> Results = [];
         public readonly List<KeyValuePair<long, ConversationState>> Conversations = [];
         public ValueTask Commit;
+        /// <summary>When <see cref="Commit"/> was started (a TimeProvider timestamp); 0 when the batch has none.</summary>
+        public long CommitStartedAt;
 
         public void Clear()
         {
@@ -194,6 +203,7 @@ internal sealed class StoreWriter : IAsyncDisposable
             Results.Clear();
             Conversations.Clear();
             Commit = default;
+            CommitStartedAt = 0;
         }
     }
 
@@ -431,6 +441,7 @@ internal sealed class StoreWriter : IAsyncDisposable
         _machine.TakeChanges(batch.Conversations);
         if (Records != recordsBefore && _options.Durability == DurabilityMode.Commit)
         {
+            batch.CommitStartedAt = _time.GetTimestamp();
             batch.Commit = _journal.CommitAsync();
         }
     }
@@ -482,6 +493,10 @@ internal sealed class StoreWriter : IAsyncDisposable
     {
         Batch batch = _committing;
         await batch.Commit.ConfigureAwait(false);
+        if (batch.CommitStartedAt != 0)
+        {
+            CommitWaits.Record(_time.GetElapsedTime(batch.CommitStartedAt));
+        }
         // Committed (or, in Relaxed mode, acknowledged): readers may see these heads now.
         _machine.WriteChanges(batch.Conversations, _executing.Conversations);
         Batches++;

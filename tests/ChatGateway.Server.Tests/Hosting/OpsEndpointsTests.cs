@@ -25,6 +25,10 @@ public sealed class OpsEndpointsTests
         JsonElement[] shards = [.. root.GetProperty("shards").EnumerateArray()];
         Assert.Equal(2, shards.Length);
         Assert.Equal(2, shards.Sum(s => s.GetProperty("completed").GetInt64())); // the two sends
+        // Commit mode (the default): each send, acknowledged before the next, waited for a commit of its own.
+        long commits = shards.Sum(s => s.GetProperty("commitWaitMicros").GetProperty("count").GetInt64());
+        Assert.True(commits >= 2, $"{commits} commit waits for two sends");
+        Assert.Equal(commits, shards.Sum(s => s.GetProperty("commitWaitMicros").GetProperty("buckets").EnumerateArray().Sum(b => b.GetInt64())));
         Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync("/admin/gc", null)).StatusCode);
     }
 
