@@ -67,7 +67,7 @@ ServerKind[] servers = [.. command.Servers];
 string secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
 bool Runs(string name) => scenario == name || scenario == "all";
 
-Console.WriteLine($"ChatGateway e2e: {Environment.ProcessorCount} cores, .NET {Environment.Version}, server on core 0, load on core 1 " +
+Console.WriteLine($"ChatGateway e2e: {Environment.ProcessorCount} cores, .NET {Environment.Version}, server on core {Cores.Server}, load on core {Cores.Load} " +
                   $"(taskset: {File.Exists("/usr/bin/taskset")}); servers: {string.Join(", ", servers.Select(s => s.Name()))}");
 var records = new List<Dictionary<string, object>>();
 for (int round = 1; round <= repeat; round++)

@@ -8,7 +8,7 @@ using ChatGateway.Storage;
 namespace ChatGateway.LoadTest;
 
 /// <summary>
-/// A server under load as its own process, pinned to core 0 with taskset when available: the gateway (the built
+/// A server under load as its own process, pinned to <see cref="Cores.Server"/> with taskset when available: the gateway (the built
 /// ChatGateway.Server.dll, on a fresh data folder) or a peer (bench/peers). CPU time from /proc; RSS, managed
 /// heap and session count from <c>POST /admin/gc</c>, which every server answers the same way.
 /// </summary>
@@ -65,9 +65,9 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
     {
         ProcessStartInfo start = kind switch
         {
-            ServerKind.Gateway or ServerKind.GatewayRelaxed => Pinned("0", Path.Combine(AppContext.BaseDirectory, "ChatGateway.Server.dll"), args),
-            ServerKind.NodeWs => PinnedNode("0", Path.Combine(Paths.Root, "bench", "peers", "node-ws", "relay.mjs")),
-            _ => Pinned("0", Path.Combine(AppContext.BaseDirectory, "ChatGateway.Peers.dll"), args),
+            ServerKind.Gateway or ServerKind.GatewayRelaxed => Pinned(Cores.Server, Path.Combine(AppContext.BaseDirectory, "ChatGateway.Server.dll"), args),
+            ServerKind.NodeWs => PinnedNode(Cores.Server, Path.Combine(Paths.Root, "bench", "peers", "node-ws", "relay.mjs")),
+            _ => Pinned(Cores.Server, Path.Combine(AppContext.BaseDirectory, "ChatGateway.Peers.dll"), args),
         };
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
@@ -95,9 +95,9 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
         return (process, await ports.Task.WaitAsync(TimeSpan.FromSeconds(60)));
     }
 
-    private static ProcessStartInfo PinnedNode(string cpus, string script) =>
+    private static ProcessStartInfo PinnedNode(int core, string script) =>
         File.Exists("/usr/bin/taskset")
-            ? new ProcessStartInfo("/usr/bin/taskset", ["-c", cpus, "node", "--expose-gc", script])
+            ? new ProcessStartInfo("/usr/bin/taskset", ["-c", core.ToString(System.Globalization.CultureInfo.InvariantCulture), "node", "--expose-gc", script])
             : new ProcessStartInfo("node", ["--expose-gc", script]);
 
     /// <summary>Stops the server with SIGTERM (graceful: sessions closed with 1001, state persisted) and starts it again on the same data.</summary>
@@ -114,10 +114,10 @@ public sealed partial class ServerUnderTest : IAsyncDisposable
         _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}/") };
     }
 
-    /// <summary>A process for <paramref name="dll"/> pinned to <paramref name="cpus"/> (taskset), as the issue's method asks.</summary>
-    public static ProcessStartInfo Pinned(string cpus, string dll, IEnumerable<string> args) =>
+    /// <summary>A process for <paramref name="dll"/> pinned to <paramref name="core"/> (taskset; see <see cref="Cores"/>).</summary>
+    public static ProcessStartInfo Pinned(int core, string dll, IEnumerable<string> args) =>
         File.Exists("/usr/bin/taskset")
-            ? new ProcessStartInfo("/usr/bin/taskset", ["-c", cpus, "dotnet", dll, .. args])
+            ? new ProcessStartInfo("/usr/bin/taskset", ["-c", core.ToString(System.Globalization.CultureInfo.InvariantCulture), "dotnet", dll, .. args])
             : new ProcessStartInfo("dotnet", [dll, .. args]);
 
     [GeneratedRegex(@"ws://[^:]+:(\d+)/")]

@@ -26,7 +26,7 @@ public sealed class ReportTests
                       p999Ms = 5.5, maxMs = 9.0, serverCpuShare = 0.8, sendLagP99Ms = 0.75 },
                 new { scenario = "rate", server = "gateway", serverName = "ChatGateway", offeredPerSecond = 20_000.0, rateHeld = true, p50Ms = 2.5, p99Ms = 12.0,
                       p999Ms = 20.0, maxMs = 30.0, serverCpuShare = 0.7, sendLagP99Ms = 1.5, commits = 9000L, commitWaitMeanMs = 1.2, commitWaitP50Ms = 1.024,
-                      commitWaitP99Ms = 8.192 },
+                      commitWaitP99Ms = 8.192, serverCoreStealShare = 0.061, loadCoreStealShare = 0.125 },
                 new { scenario = "reconnect", server = "gateway", serverName = "ChatGateway", clients = 10_000, missedEach = 10, caughtUpMs = 2_100.0,
                       warmupCaughtUpMs = 2_900.0, serverCpuSeconds = 1.875 },
                 // Measured before the warm-up round: a dash.
@@ -36,10 +36,10 @@ public sealed class ReportTests
             string md = WriteReport(directory, records);
             Assert.Contains("| ChatGateway | **5,200** | 5,400 | 10000→18000 | 8,300 (1000→18000) | 9.0% | 12,500 | 3.50 / 12.25 |", md);
             Assert.Contains("| Node ws | **3,900** | 2,600 | 10000→18000 | 5,300 (1000→18000) | 3.0% | – | – |", md);
-            Assert.Contains("| raw TCP relay | 1,000,000 | 99.0% | 80.0% | **1,010,101** |", md);
+            Assert.Contains("| raw TCP relay | 1,000,000 | 99.0% | 80.0% | **1,010,101** | – |", md);
             // The generator's own send lag, then (Commit mode only) how long the server's batches waited for their commits.
-            Assert.Contains("| raw TCP relay | 20,000 | **no** | 0.20 | **1.10** | 5.50 | 9.00 | 80.0% | 0.75 | – |", md);
-            Assert.Contains("| ChatGateway | 20,000 | yes | 2.50 | **12.00** | 20.00 | 30.00 | 70.0% | 1.50 | 1.02 / 8.19 |", md);
+            Assert.Contains("| raw TCP relay | 20,000 | **no** | 0.20 | **1.10** | 5.50 | 9.00 | 80.0% | 0.75 | – | – |", md);
+            Assert.Contains("| ChatGateway | 20,000 | yes | 2.50 | **12.00** | 20.00 | 30.00 | 70.0% | 1.50 | 1.02 / 8.19 | 6.1% / 12.5% |", md);
             Assert.Contains("| ChatGateway | 10,000 | 10 | **2,100** | 1.88 | 2,900 |", md); // the measured round, then the warm-up round
             Assert.Contains("| ChatGateway (Relaxed) | 10,000 | 10 | **3,051** | 3.03 | – |", md);
             foreach (string chart in new[] { "pairs.png", "latency.png", "memory.png" })
@@ -75,11 +75,11 @@ public sealed class ReportTests
             string md = WriteReport(directory, records);
             Assert.Contains("### pairs: 100 sender→receiver pairs, window 64 end to end, 100-byte bodies; the median of 3 passes, interleaved", md);
             // One row per server: the median pass's own figures, then every pass in run order.
-            Assert.Contains("| ChatGateway | 390,000 | 97.0% | 30.0% | **400,000** | 300,000 / 500,000 / 400,000 |", md);
-            Assert.Contains("| raw TCP relay | 1,650,000 | 97.0% | 30.0% | **1,700,000** | 2,000,000 / 1,500,000 / 1,700,000 |", md);
+            Assert.Contains("| ChatGateway | 390,000 | 97.0% | 30.0% | **400,000** | – | 300,000 / 500,000 / 400,000 |", md);
+            Assert.Contains("| raw TCP relay | 1,650,000 | 97.0% | 30.0% | **1,700,000** | – | 2,000,000 / 1,500,000 / 1,700,000 |", md);
             Assert.Single(md.Split('\n'), line => line.StartsWith("| ChatGateway | 390,000", StringComparison.Ordinal));
             // Rate: the median p99, and whether every pass held the rate (results from before the send lag was measured: a dash).
-            Assert.Contains("| ChatGateway | 20,000 | **no** (2 of 3 held) | 0.30 | **3.25** | 6.50 | 9.75 | 80.0% | – | – | 9.00 / 1.50 / 3.25 |", md);
+            Assert.Contains("| ChatGateway | 20,000 | **no** (2 of 3 held) | 0.30 | **3.25** | 6.50 | 9.75 | 80.0% | – | – | – | 9.00 / 1.50 / 3.25 |", md);
         }
         finally
         {

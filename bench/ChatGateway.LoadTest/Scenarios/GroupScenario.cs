@@ -18,14 +18,14 @@ public static class GroupScenario
     public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int members, int window, double warmup, double seconds, string secret)
     {
         MeasuredRun.Measurement measured = await MeasuredRun.RunAsync(kind, secret, "worker-group", members, window, warmup, seconds);
-        (ResultLine result, double serverCpu, _) = measured;
+        (ResultLine result, double serverCpu, _, _, _) = measured;
         long delivered = result.Long("delivered");
         double elapsed = result.Double("seconds");
         double loadCpu = result.Double("loadCpu");
         Console.WriteLine($"group [{kind.Name()}] ({members:N0} members, window {window}): {delivered / elapsed:N0} deliveries/s " +
                           $"({delivered / elapsed / (members - 1):N0} messages/s), server CPU {serverCpu / elapsed * 100:F0}%, load CPU {loadCpu / elapsed * 100:F0}%, " +
-                          $"{delivered / serverCpu:N0} deliveries per server CPU-second{measured.CommitWaitsText}");
-        return measured.WithCommitWaits(new Dictionary<string, object>
+                          $"{delivered / serverCpu:N0} deliveries per server CPU-second{measured.CommitWaitsText}{measured.StealText}");
+        return measured.WithSteal(measured.WithCommitWaits(new Dictionary<string, object>
         {
             ["scenario"] = "group",
             ["server"] = kind.Id(),
@@ -38,7 +38,7 @@ public static class GroupScenario
             ["serverCpuShare"] = Math.Round(serverCpu / elapsed, 3),
             ["loadCpuShare"] = Math.Round(loadCpu / elapsed, 3),
             ["deliveriesPerServerCpuSecond"] = Math.Round(serverCpu > 0 ? delivered / serverCpu : 0),
-        });
+        }));
     }
 
     /// <summary>worker-group KIND PORT SECRET MEMBERS WINDOW WARMUP_S MEASURE_S (see <see cref="RunAsync"/>).</summary>

@@ -29,17 +29,41 @@ public static class MeasuredRun
             [mode, kind.Id(), server.Port.ToString(CultureInfo.InvariantCulture), secret, .. workerArgs.Select(a => a.ToString(CultureInfo.InvariantCulture))]);
         await worker.WaitForAsync("MEASURE-START", TimeSpan.FromMinutes(3));
         double cpuStart = server.CpuSeconds();
+        CpuSteal? stealStart = CpuSteal.Read();
         DurationSnapshot? commitWaitsStart = await server.CommitWaitsAsync();
         await worker.WaitForAsync("MEASURE-END", TimeSpan.FromMinutes(10));
         double serverCpu = server.CpuSeconds() - cpuStart;
+        CpuSteal? stealEnd = CpuSteal.Read();
         DurationSnapshot? commitWaits = (await server.CommitWaitsAsync())?.Since(commitWaitsStart!);
         var result = new ResultLine(await worker.WaitForAsync("RESULT", TimeSpan.FromMinutes(1)));
-        return new Measurement(result, serverCpu, commitWaits is { Count: > 0 } ? commitWaits : null);
+        return new Measurement(result, serverCpu, commitWaits is { Count: > 0 } ? commitWaits : null,
+            stealStart is null ? null : stealEnd?.ShareSince(stealStart, Cores.Server),
+            stealStart is null ? null : stealEnd?.ShareSince(stealStart, Cores.Load));
     }
 
-    /// <summary>What a measured run gives: the worker's RESULT line, the server's CPU seconds, and its commit waits (or null).</summary>
-    public sealed record Measurement(ResultLine Result, double ServerCpuSeconds, DurationSnapshot? CommitWaits)
+    /// <summary>
+    /// What a measured run gives: the worker's RESULT line, the server's CPU seconds, its commit waits (or null), and
+    /// the share of each pinned core's time the hypervisor took in the window (null where unknown).
+    /// </summary>
+    public sealed record Measurement(ResultLine Result, double ServerCpuSeconds, DurationSnapshot? CommitWaits,
+        double? ServerCoreSteal, double? LoadCoreSteal)
     {
+        /// <summary>", steal a% / b% (server / load core)" for the console line; empty where unknown.</summary>
+        public string StealText => ServerCoreSteal is { } server && LoadCoreSteal is { } load
+            ? $", steal {server * 100:F0}% / {load * 100:F0}% (server / load core)"
+            : "";
+
+        /// <summary>Adds serverCoreStealShare and loadCoreStealShare to a record, where known.</summary>
+        public Dictionary<string, object> WithSteal(Dictionary<string, object> record)
+        {
+            if (ServerCoreSteal is { } server && LoadCoreSteal is { } load)
+            {
+                record["serverCoreStealShare"] = Math.Round(server, 3);
+                record["loadCoreStealShare"] = Math.Round(load, 3);
+            }
+            return record;
+        }
+
         /// <summary>", commits: N, wait p50 ≤ X ms, p99 ≤ Y ms" for the console line; empty without commit waits.</summary>
         public string CommitWaitsText => CommitWaits is { } waits
             ? $", {waits.Count:N0} commits waited p50 ≤ {Millis(waits.QuantileUpperBoundMicros(0.5))} ms, p99 ≤ {Millis(waits.QuantileUpperBoundMicros(0.99))} ms"

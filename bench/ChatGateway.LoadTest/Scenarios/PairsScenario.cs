@@ -13,15 +13,15 @@ public static class PairsScenario
     public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int pairs, int window, double warmup, double seconds, string secret)
     {
         MeasuredRun.Measurement measured = await MeasuredRun.RunAsync(kind, secret, "worker-pairs", pairs, window, warmup, seconds);
-        (ResultLine result, double serverCpu, _) = measured;
+        (ResultLine result, double serverCpu, _, _, _) = measured;
         long delivered = result.Long("delivered");
         double elapsed = result.Double("seconds");
         double loadCpu = result.Double("loadCpu");
         double perSecond = delivered / elapsed;
         double perCpuSecond = serverCpu > 0 ? delivered / serverCpu : 0;
         Console.WriteLine($"pairs [{kind.Name()}] ({pairs} pairs, window {window}): {perSecond:N0} delivered/s, server CPU {serverCpu / elapsed * 100:F0}% of a core, " +
-                          $"load CPU {loadCpu / elapsed * 100:F0}%, {perCpuSecond:N0} delivered per server CPU-second{measured.CommitWaitsText}");
-        return measured.WithCommitWaits(new Dictionary<string, object>
+                          $"load CPU {loadCpu / elapsed * 100:F0}%, {perCpuSecond:N0} delivered per server CPU-second{measured.CommitWaitsText}{measured.StealText}");
+        return measured.WithSteal(measured.WithCommitWaits(new Dictionary<string, object>
         {
             ["scenario"] = "pairs",
             ["server"] = kind.Id(),
@@ -33,6 +33,6 @@ public static class PairsScenario
             ["serverCpuShare"] = Math.Round(serverCpu / elapsed, 3),
             ["loadCpuShare"] = Math.Round(loadCpu / elapsed, 3),
             ["deliveredPerServerCpuSecond"] = Math.Round(perCpuSecond),
-        });
+        }));
     }
 }

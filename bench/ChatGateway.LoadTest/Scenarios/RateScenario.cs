@@ -14,7 +14,7 @@ public static class RateScenario
     public static async Task<Dictionary<string, object>> RunAsync(ServerKind kind, int pairs, double rate, double warmup, double seconds, string secret)
     {
         MeasuredRun.Measurement measured = await MeasuredRun.RunAsync(kind, secret, "worker-rate", pairs, rate, warmup, seconds);
-        (ResultLine result, double serverCpu, _) = measured;
+        (ResultLine result, double serverCpu, _, _, _) = measured;
         long sent = result.Long("sent");
         long delivered = result.Long("delivered");
         double elapsed = result.Double("seconds");
@@ -27,8 +27,8 @@ public static class RateScenario
         bool held = sent >= 0.99 * rate * elapsed && delivered >= 0.99 * sent;
         Console.WriteLine($"rate [{kind.Name()}] ({rate:N0} msgs/s offered over {pairs} pairs): {(held ? "held" : "NOT held")} " +
                           $"({sent:N0} due, {delivered:N0} delivered in {elapsed:F0} s), latency p50 {p50:F2} ms, p99 {p99:F2} ms, p99.9 {p999:F2} ms, max {max:F2} ms, generator send lag p99 {sendLagP99:F2} ms, " +
-                          $"server CPU {serverCpu / elapsed * 100:F0}%, load CPU {result.Double("loadCpu") / elapsed * 100:F0}%{measured.CommitWaitsText}");
-        return measured.WithCommitWaits(new Dictionary<string, object>
+                          $"server CPU {serverCpu / elapsed * 100:F0}%, load CPU {result.Double("loadCpu") / elapsed * 100:F0}%{measured.CommitWaitsText}{measured.StealText}");
+        return measured.WithSteal(measured.WithCommitWaits(new Dictionary<string, object>
         {
             ["scenario"] = "rate",
             ["server"] = kind.Id(),
@@ -48,6 +48,6 @@ public static class RateScenario
             ["sendLagP999Ms"] = sendLagP999,
             ["serverCpuShare"] = Math.Round(serverCpu / elapsed, 3),
             ["loadCpuShare"] = Math.Round(result.Double("loadCpu") / elapsed, 3),
-        });
+        }));
     }
 }

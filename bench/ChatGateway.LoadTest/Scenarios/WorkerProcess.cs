@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace ChatGateway.LoadTest.Scenarios;
 
-/// <summary>A load worker (this program in a worker mode) pinned to core 1, its stdout lines awaitable.</summary>
+/// <summary>A load worker (this program in a worker mode) pinned to <see cref="Cores.Load"/>, its stdout lines awaitable.</summary>
 public sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -13,7 +13,7 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public static WorkerProcess Start(params string[] args)
     {
-        ProcessStartInfo start = ServerUnderTest.Pinned("1", typeof(WorkerProcess).Assembly.Location, args);
+        ProcessStartInfo start = ServerUnderTest.Pinned(Cores.Load, typeof(WorkerProcess).Assembly.Location, args);
         start.RedirectStandardOutput = true;
         start.RedirectStandardInput = true;
         Process process = Process.Start(start)!;
