@@ -21,7 +21,7 @@ public sealed class ReportTests
                 new { scenario = "idle", server = "ws", serverName = "Node ws", points, bytesPerConnectionRss = 3900.0, bytesPerConnectionHeap = 2600.0,
                       slopeSpan = "10000→18000", bytesPerConnectionRssFromFirstStep = 5300.0, fromFirstStepSpan = "1000→18000", steadyCpuShare = 0.03 },
                 new { scenario = "pairs", server = "tcp", serverName = "raw TCP relay", deliveredPerSecond = 1_000_000.0, serverCpuShare = 0.99, loadCpuShare = 0.8,
-                      deliveredPerServerCpuSecond = 1_010_101.0 },
+                      deliveredPerServerCpuSecond = 1_010_101.0, serverCoreStealShare = 0.0, loadCoreStealShare = 0.001 },
                 new { scenario = "rate", server = "tcp", serverName = "raw TCP relay", offeredPerSecond = 20_000.0, rateHeld = false, p50Ms = 0.2, p99Ms = 1.1,
                       p999Ms = 5.5, maxMs = 9.0, serverCpuShare = 0.8, sendLagP99Ms = 0.75 },
                 new { scenario = "rate", server = "gateway", serverName = "ChatGateway", offeredPerSecond = 20_000.0, rateHeld = true, p50Ms = 2.5, p99Ms = 12.0,
@@ -36,7 +36,7 @@ public sealed class ReportTests
             string md = WriteReport(directory, records);
             Assert.Contains("| ChatGateway | **5,200** | 5,400 | 10000→18000 | 8,300 (1000→18000) | 9.0% | 12,500 | 3.50 / 12.25 |", md);
             Assert.Contains("| Node ws | **3,900** | 2,600 | 10000→18000 | 5,300 (1000→18000) | 3.0% | – | – |", md);
-            Assert.Contains("| raw TCP relay | 1,000,000 | 99.0% | 80.0% | **1,010,101** | – |", md);
+            Assert.Contains("| raw TCP relay | 1,000,000 | 99.0% | 80.0% | **1,010,101** | 0.0% / 0.1% |", md); // no steal is a reading too
             // The generator's own send lag, then (Commit mode only) how long the server's batches waited for their commits.
             Assert.Contains("| raw TCP relay | 20,000 | **no** | 0.20 | **1.10** | 5.50 | 9.00 | 80.0% | 0.75 | – | – |", md);
             Assert.Contains("| ChatGateway | 20,000 | yes | 2.50 | **12.00** | 20.00 | 30.00 | 70.0% | 1.50 | 1.02 / 8.19 | 6.1% / 12.5% |", md);

@@ -129,7 +129,7 @@ public static class ResultsReport
     // The hypervisor's share of each pinned core in the window (Scenarios.CpuSteal): a slow pass of every server alike
     // is the host's hour; steal in one server's passes only is something that server makes the host do.
     private static string Steal(JsonElement r) =>
-        Has(r, "serverCoreStealShare") ? $"{P(r, "serverCoreStealShare")} / {P(r, "loadCoreStealShare")}" : "–";
+        r.TryGetProperty("serverCoreStealShare", out _) ? $"{P(r, "serverCoreStealShare")} / {P(r, "loadCoreStealShare")}" : "–"; // 0 is a reading
 
     private static string Held(JsonElement[] passes)
     {

@@ -4,8 +4,9 @@ namespace ChatGateway.LoadTest.Scenarios;
 
 /// <summary>
 /// Each core's time so far from <c>/proc/stat</c> (clock ticks): all of it, and what the hypervisor took for other work
-/// while the core had something to run (steal). On this suite's virtual machine the host took 8–12% of both cores while
-/// the gateway in Commit mode kept its disk busy, and under 1% in Relaxed mode (docs/benchmarks.md, session 26),
+/// while the core had something to run (steal). On this suite's virtual machine the host took 7–12% of both cores while
+/// the gateway in Commit mode wrote ~1,000 commits a second (`rate` at 5,000 msgs/s; under 1% in Relaxed mode and
+/// with the raw TCP relay), and 7–10% in the gateway's Relaxed `pairs` passes (docs/benchmarks.md, session 26),
 /// stalling whichever process the core ran: a reader needs it beside a figure to tell the host from the software.
 /// </summary>
 public sealed class CpuSteal
