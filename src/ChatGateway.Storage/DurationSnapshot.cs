@@ -32,7 +32,7 @@ public sealed record DurationSnapshot(IReadOnlyList<long> Counts, long TotalMicr
 
     /// <summary>
     /// The upper bound (µs) of the bucket that holds quantile <paramref name="q"/> (0 &lt; q ≤ 1): the true value is
-    /// at most this and more than half of it. 0 when nothing was recorded.
+    /// below it and at least half of it (in bucket 0, under 1 µs). 0 when nothing was recorded.
     /// </summary>
     public long QuantileUpperBoundMicros(double q)
     {

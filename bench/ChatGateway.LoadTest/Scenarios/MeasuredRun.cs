@@ -64,12 +64,12 @@ public static class MeasuredRun
             return record;
         }
 
-        /// <summary>", commits: N, wait p50 ≤ X ms, p99 ≤ Y ms" for the console line; empty without commit waits.</summary>
+        /// <summary>", N commits waited p50 ≤ X ms, p99 ≤ Y ms" for the console line; empty without commit waits.</summary>
         public string CommitWaitsText => CommitWaits is { } waits
             ? $", {waits.Count:N0} commits waited p50 ≤ {Millis(waits.QuantileUpperBoundMicros(0.5))} ms, p99 ≤ {Millis(waits.QuantileUpperBoundMicros(0.99))} ms"
             : "";
 
-        /// <summary>Adds commitWaits, commitWaitMeanMs, commitWaitP50Ms and commitWaitP99Ms (bucket upper bounds) to a record.</summary>
+        /// <summary>Adds commits, commitWaitMeanMs, commitWaitP50Ms and commitWaitP99Ms (bucket upper bounds) to a record.</summary>
         public Dictionary<string, object> WithCommitWaits(Dictionary<string, object> record)
         {
             if (CommitWaits is { } waits)
